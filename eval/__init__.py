@@ -1,0 +1,1 @@
+"""PoseTrack evaluation (mAP and MOTA with the official poseval semantics)."""

@@ -1,0 +1,1 @@
+"""Optical flow between consecutive frames (OpenCV DIS/Farneback, optional ptlflow models)."""

@@ -1,0 +1,226 @@
+"""Top-down pose estimation of many people in one image, in batches.
+
+``PoseEstimator(model)(image, boxes, box_scores)`` runs the official HRNet test recipe:
+
+1. each box ``(x1,y1,x2,y2)`` -> center/scale padded to the input aspect ratio, x1.25;
+2. affine crop to the input size (bilinear), RGB, ImageNet mean/std;
+3. the crops and their mirror images go through the network together, in batches;
+4. flip test: mirrored heatmaps are flipped back, left/right swapped, shifted one pixel right,
+   and averaged with the direct ones;
+5. argmax + quarter offset per joint, mapped back to the image with the inverse transform;
+6. person score = mean of the joint scores above 0.2, times the box score.
+
+OKS-NMS (threshold 0.9 in the official recipe) is available through :meth:`Poses.nms`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from pose.decode import decode_heatmaps, flip_back, flip_permutation
+from pose.fold import prepare_for_inference
+from pose.oks import oks_nms
+from pose.transforms import box_to_center_scale, crop, heatmap_to_image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+JOINT_SCORE_THRESHOLD = 0.2  # joints above it count in the person score
+
+
+@dataclass
+class Poses:
+    """Poses of N people in one image.
+
+    keypoints: ``(N,K,3)`` float32, x and y in image pixels and the joint score (heatmap peak).
+    scores: ``(N,)`` float32 person scores (mean joint score above 0.2 times the box score).
+    boxes: ``(N,4)`` float32 xyxy boxes the poses were estimated in.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def select(self, index: np.ndarray) -> Poses:
+        """The poses at ``index`` (an index array or boolean mask)."""
+        return Poses(self.keypoints[index], self.scores[index], self.boxes[index])
+
+    def nms(self, threshold: float = 0.9) -> Poses:
+        """Drop poses whose OKS with a higher-scored pose exceeds ``threshold``."""
+        keep = oks_nms(self.keypoints, self.scores, box_areas(self.boxes), threshold)
+        return self.select(keep)
+
+
+def box_areas(boxes: np.ndarray) -> np.ndarray:
+    """Areas of xyxy boxes ``(N,4)`` -> ``(N,)``."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
+def parse_input_size(text: str) -> tuple[int, int]:
+    """``"256x192"`` (height x width, the HRNet convention) -> (height, width)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"input size must look like 256x192 (height x width), got {text!r}")
+    h, w = int(parts[0]), int(parts[1])
+    if h % 4 or w % 4:
+        raise ValueError(f"input size {text!r}: height and width must be multiples of 4")
+    return h, w
+
+
+def _as_rgb(image: np.ndarray, channel_order: str) -> np.ndarray:
+    """Validate an image and return it as contiguous (H,W,3) uint8 RGB."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (0-255), got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"image must be (H,W), (H,W,1), (H,W,3) or (H,W,4), got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image is empty, shape {image.shape}")
+    image = image[:, :, :3]  # RGBA/BGRA: drop alpha
+    if channel_order == "bgr":
+        image = image[:, :, ::-1]
+    elif channel_order != "rgb":
+        raise ValueError(f"channel_order must be 'bgr' or 'rgb', got {channel_order!r}")
+    return np.ascontiguousarray(image)
+
+
+def _validate_boxes(boxes: np.ndarray, box_scores: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    boxes = np.asarray(boxes, np.float32)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N,4) xyxy, got {boxes.shape}")
+    if not np.isfinite(boxes).all():
+        raise ValueError("boxes contain NaN or infinite coordinates")
+    bad = np.flatnonzero((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]))
+    if bad.size:
+        raise ValueError(f"box {bad[0]} is not xyxy (x2 < x1 or y2 < y1): {boxes[bad[0]].tolist()}")
+    if box_scores is None:
+        scores = np.ones(len(boxes), np.float32)
+    else:
+        scores = np.asarray(box_scores, np.float32).reshape(-1)
+        if len(scores) != len(boxes):
+            raise ValueError(f"{len(boxes)} boxes but {len(scores)} box scores")
+    return boxes, scores
+
+
+class PoseEstimator:
+    """Batched top-down HRNet inference on one image at a time.
+
+    Args:
+        model: an HRNet (plain or already prepared); it is prepared for inference here (BN folded,
+            channels_last, eval) unless ``prepare=False``.
+        input_size: network input (height, width), e.g. (256, 192) or (384, 288).
+        device: torch device for the network.
+        flip_test: average with the mirrored crop (official recipe; doubles the network work).
+        batch_size: crops per forward pass (a mirrored crop counts as one).
+        channel_order: ``"bgr"`` (OpenCV's ``imread``/``VideoCapture``, the default) or ``"rgb"``.
+        compile: also ``torch.compile`` the network (see :func:`prepare_for_inference`); batches
+            are then padded to powers of two so that only a few shapes are ever compiled.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        input_size: tuple[int, int] = (256, 192),
+        device: str | torch.device = "cpu",
+        flip_test: bool = True,
+        batch_size: int = 32,
+        channel_order: str = "bgr",
+        prepare: bool = True,
+        compile: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.device = torch.device(device)
+        model = model.to(self.device)
+        self.model = prepare_for_inference(model, compile=compile) if prepare else model.eval()
+        self.compiled = compile and prepare
+        self.input_h, self.input_w = input_size
+        self.flip_test = flip_test
+        self.batch_size = batch_size
+        self.channel_order = channel_order
+        self.num_joints = int(getattr(model, "num_joints", 17))
+        self._perm = flip_permutation(self.num_joints)
+        self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
+        self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
+
+    def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Affine crops ``(N,H,W,3)`` uint8 RGB with their centers and scales ``(N,2)``."""
+        return self._crops_rgb(_as_rgb(image, self.channel_order), np.asarray(boxes, np.float32))
+
+    def _crops_rgb(self, rgb: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        centers, scales = box_to_center_scale(boxes, self.input_w / self.input_h)
+        out = np.empty((len(boxes), self.input_h, self.input_w, 3), np.uint8)
+        for i in range(len(boxes)):
+            out[i] = crop(rgb, centers[i], scales[i], (self.input_w, self.input_h))
+        return out, centers, scales
+
+    @torch.inference_mode()
+    def heatmaps(self, crops: np.ndarray) -> torch.Tensor:
+        """Network heatmaps ``(N,K,H/4,W/4)`` for uint8 RGB crops, flip test included."""
+        outs = []
+        step = max(1, self.batch_size // 2) if self.flip_test else self.batch_size
+        for start in range(0, len(crops), step):
+            # (B,H,W,3) -> (B,3,H,W) view is channels_last in memory: no copy for the network.
+            x = torch.from_numpy(crops[start : start + step]).to(self.device).permute(0, 3, 1, 2)
+            x = (x.float() - self._mean) / self._std
+            b = x.shape[0]
+            if self.flip_test:
+                x = torch.cat([x, x.flip(3)], dim=0)
+            rows = x.shape[0]
+            if self.compiled and rows & (rows - 1):  # pad to a power of two: few compiled shapes
+                x = torch.cat([x, x.new_zeros((1 << rows.bit_length()) - rows, *x.shape[1:])])
+            y = self.model(x.contiguous(memory_format=torch.channels_last))[:rows].float()
+            if self.flip_test:
+                y = (y[:b] + flip_back(y[b:], self._perm)) * 0.5
+            outs.append(y.cpu())
+        return torch.cat(outs) if outs else torch.zeros(0, self.num_joints, self.input_h // 4, self.input_w // 4)
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
+        """Poses for the people in ``boxes`` ``(N,4)`` xyxy with ``box_scores`` ``(N,)``.
+
+        Boxes may extend past the image (the crop is zero-padded). Degenerate boxes (zero width
+        or height) and boxes entirely outside the image yield a pose with all scores 0.
+        """
+        boxes, scores = _validate_boxes(boxes, box_scores)
+        rgb = _as_rgb(image, self.channel_order)  # validate even when there are no boxes
+        n, k = len(boxes), self.num_joints
+        keypoints = np.zeros((n, k, 3), np.float32)
+        person = np.zeros(n, np.float32)
+        h, w = rgb.shape[:2]
+        usable = (
+            (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+            & (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < w) & (boxes[:, 1] < h)
+        )
+        idx = np.flatnonzero(usable)
+        if idx.size:
+            crops, centers, scales = self._crops_rgb(rgb, boxes[idx])
+            coords, joint_scores = decode_heatmaps(self.heatmaps(crops))
+            xy = heatmap_to_image(coords, centers, scales, (self.input_w // 4, self.input_h // 4))
+            keypoints[idx, :, :2] = xy
+            keypoints[idx, :, 2] = joint_scores
+            person[idx] = person_scores(joint_scores, scores[idx])
+        return Poses(keypoints, person, boxes)
+
+
+def person_scores(joint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = JOINT_SCORE_THRESHOLD) -> np.ndarray:
+    """Mean of the joint scores above ``threshold`` (0 if none) times the box score."""
+    above = joint_scores > threshold
+    count = above.sum(1)
+    total = np.where(above, joint_scores, 0.0).sum(1)
+    mean = np.divide(total, count, out=np.zeros(len(count), np.float64), where=count > 0)
+    return (mean * box_scores).astype(np.float32)
+

@@ -1,0 +1,1 @@
+"""The tracking application: pipeline stages, FlowTrack association and the ``hrtrack`` CLI."""

@@ -1,0 +1,104 @@
+"""The ``hrtrack`` command line: one command, one subcommand per task.
+
+Every user error (bad file, bad option value, incompatible checkpoint) ends as a single line on
+stderr, ``hrtrack: error: ...``, with exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pose.bench import DEFAULT_CASES, PAPER_GMACS
+
+
+class UserError(Exception):
+    """A problem with the user's input; reported as one line without a traceback."""
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "pose":
+        from pose.bench import run_pose_bench
+        from pose.estimator import parse_input_size
+        from pose.hrnet import parse_arch
+
+        cases = DEFAULT_CASES
+        if args.arch or args.input_size:
+            arch = args.arch or "hrnet_w32"
+            parse_arch(arch)
+            h, w = parse_input_size(args.input_size or "256x192")
+            if (arch, h, w) not in PAPER_GMACS:
+                known = ", ".join(f"{a} {hh}x{ww}" for a, hh, ww in PAPER_GMACS)
+                raise UserError(f"no published GMACs for {arch} {h}x{w}; known: {known}")
+            cases = ((arch, h, w),)
+        modes = tuple(args.modes.split(","))
+        for mode in modes:
+            if mode not in ("plain", "optimized", "compiled"):
+                raise UserError(f"unknown mode {mode!r}: use plain, optimized, compiled")
+        batches = tuple(int(b) for b in args.batch.split(","))
+        if args.quick:
+            cases, modes = cases[:1], tuple(m for m in modes if m != "compiled") or ("optimized",)
+        run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0)
+        return 0
+    raise UserError(f"unknown benchmark {args.what!r}")
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from pose.checkpoint import load_checkpoint
+    from pose.hrnet import build_model
+
+    model = build_model(args.arch, args.joints)
+    load_checkpoint(model, args.checkpoint)
+    params = sum(p.numel() for p in model.parameters())
+    print(
+        f"{args.checkpoint}: loads into {args.arch} with {args.joints} joints "
+        f"({len(model.state_dict())} keys, {params:,} parameters)"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hrtrack",
+        description="Multi-person 2D pose tracking in video with HRNet and FlowTrack.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bench = sub.add_parser("bench", help="measure speed (pose network vs. the machine's roofline)")
+    bench.add_argument("what", choices=["pose"], help="what to benchmark")
+    bench.add_argument("--arch", help="only this architecture (default: w32 256x192 and w48 384x288)")
+    bench.add_argument("--input-size", help="HxW input for --arch, e.g. 256x192")
+    bench.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
+    bench.add_argument(
+        "--modes", default="plain,optimized,compiled",
+        help="plain (as built), optimized (BN folded, channels_last), compiled (+ torch.compile)",
+    )
+    bench.add_argument("--device", default="cpu", help="cpu or cuda")
+    bench.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
+    bench.set_defaults(func=_cmd_bench)
+
+    weights = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
+    weights.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")
+    weights.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC")
+    weights.add_argument("--joints", type=int, default=17, help="number of joints (default 17)")
+    weights.set_defaults(func=_cmd_weights)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hrtrack`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (UserError, ValueError, FileNotFoundError) as exc:
+        print(f"hrtrack: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hrtrack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
