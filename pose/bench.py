@@ -63,9 +63,7 @@ def _time(fn: Callable[[], object], min_time: float, min_iters: int, sync: Calla
             return elapsed / iters
 
 
-def roofline_gflops(
-    batch: int, height: int, width: int, device: torch.device, min_time: float = 1.0
-) -> float:
+def roofline_gflops(batch: int, height: int, width: int, device: torch.device, min_time: float = 1.0) -> float:
     """GFLOP/s of one 64->64 3x3 convolution (channels_last) on a (batch,64,height,width) input."""
     conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(device).eval()
     conv = conv.to(memory_format=torch.channels_last)
@@ -121,7 +119,10 @@ def run_pose_bench(
         f"hrtrack bench pose: torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, "
         f"{platform.processor() or platform.machine()}"
     )
-    header = f"{'model':<10} {'input':<8} {'batch':>5} {'mode':<10} {'ms/crop':>9} {'crops/s':>8} {'GFLOP/s':>8} {'roofline':>8} {'ratio':>6}"
+    header = (
+        f"{'model':<10} {'input':<8} {'batch':>5} {'mode':<10} {'ms/crop':>9} {'crops/s':>8} "
+        f"{'GFLOP/s':>8} {'roofline':>8} {'ratio':>6}"
+    )
     echo(header)
     echo("-" * len(header))
     rows = []
@@ -134,8 +135,14 @@ def run_pose_bench(
             for mode in modes:
                 seconds, compile_s = bench_network(arch, height, width, batch, mode, dev, min_time)
                 row = BenchRow(
-                    arch, f"{height}x{width}", batch, mode, seconds / batch * 1e3, batch / seconds,
-                    2 * gmacs * batch / seconds, roof,
+                    arch,
+                    f"{height}x{width}",
+                    batch,
+                    mode,
+                    seconds / batch * 1e3,
+                    batch / seconds,
+                    2 * gmacs * batch / seconds,
+                    roof,
                 )
                 rows.append(row)
                 note = f"  (compile {compile_s:.0f} s)" if compile_s else ""

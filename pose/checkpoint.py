@@ -67,16 +67,16 @@ def extract_state_dict(obj: Mapping[str, object], source: str = "checkpoint") ->
     if not tensors:
         raise CheckpointError(f"{source}: holds no tensors (not a model checkpoint)")
     if all(k.startswith("module.") for k in tensors):
-        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     if any(k.startswith("backbone.") for k in tensors):  # mmpose
         renamed = {}
         for key, value in tensors.items():
             if key.startswith("backbone."):
-                renamed[key[len("backbone."):]] = value
+                renamed[key[len("backbone.") :]] = value
                 continue
             for old, new in _HEAD_RENAMES:
                 if key.startswith(old):
-                    renamed[new + key[len(old):]] = value
+                    renamed[new + key[len(old) :]] = value
                     break
             else:
                 renamed[key] = value
@@ -93,8 +93,7 @@ def _check_compatible(
             raise CheckpointError(f"{source}: key {key!r} of {what} is missing from the checkpoint")
         if tuple(ckpt[key].shape) != tuple(ref.shape):
             raise CheckpointError(
-                f"{source}: key {key!r} has shape {_shape(ckpt[key])} in the checkpoint "
-                f"but {_shape(ref)} in {what}"
+                f"{source}: key {key!r} has shape {_shape(ckpt[key])} in the checkpoint but {_shape(ref)} in {what}"
             )
 
 
@@ -106,9 +105,7 @@ def _describe(model: nn.Module) -> str:
     return f"hrnet_w{width} with {joints} joints"
 
 
-def load_checkpoint(
-    model: nn.Module, checkpoint: str | os.PathLike[str] | Mapping[str, object]
-) -> nn.Module:
+def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike[str] | Mapping[str, object]) -> nn.Module:
     """Load weights into ``model`` strictly from a path or an already-loaded checkpoint object."""
     source = str(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "checkpoint"
     obj = read_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
@@ -117,16 +114,12 @@ def load_checkpoint(
     _check_compatible(model_sd, state, source, _describe(model))
     extra = [k for k in state if k not in model_sd]
     if extra:
-        raise CheckpointError(
-            f"{source}: unexpected key {extra[0]!r} ({len(extra)} in all) for {_describe(model)}"
-        )
+        raise CheckpointError(f"{source}: unexpected key {extra[0]!r} ({len(extra)} in all) for {_describe(model)}")
     model.load_state_dict(state, strict=True)
     return model
 
 
-def load_pretrained_backbone(
-    model: nn.Module, checkpoint: str | os.PathLike[str] | Mapping[str, object]
-) -> list[str]:
+def load_pretrained_backbone(model: nn.Module, checkpoint: str | os.PathLike[str] | Mapping[str, object]) -> list[str]:
     """Initialise the backbone from an ImageNet HRNet classification checkpoint.
 
     Takes conv1, bn1, conv2, bn2, layer1, transition1-3 and stage2-4; everything the model's

@@ -202,8 +202,12 @@ class PoseEstimator:
         person = np.zeros(n, np.float32)
         h, w = rgb.shape[:2]
         usable = (
-            (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-            & (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < w) & (boxes[:, 1] < h)
+            (boxes[:, 2] > boxes[:, 0])
+            & (boxes[:, 3] > boxes[:, 1])
+            & (boxes[:, 2] > 0)
+            & (boxes[:, 3] > 0)
+            & (boxes[:, 0] < w)
+            & (boxes[:, 1] < h)
         )
         idx = np.flatnonzero(usable)
         if idx.size:
@@ -216,11 +220,12 @@ class PoseEstimator:
         return Poses(keypoints, person, boxes)
 
 
-def person_scores(joint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = JOINT_SCORE_THRESHOLD) -> np.ndarray:
+def person_scores(
+    joint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = JOINT_SCORE_THRESHOLD
+) -> np.ndarray:
     """Mean of the joint scores above ``threshold`` (0 if none) times the box score."""
     above = joint_scores > threshold
     count = above.sum(1)
     total = np.where(above, joint_scores, 0.0).sum(1)
     mean = np.divide(total, count, out=np.zeros(len(count), np.float64), where=count > 0)
     return (mean * box_scores).astype(np.float32)
-

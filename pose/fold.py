@@ -9,6 +9,7 @@ HRNet). The result computes the same heatmaps as the plain model in ``eval()`` m
 from __future__ import annotations
 
 import copy
+import itertools
 
 import torch
 from torch import nn
@@ -46,7 +47,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     The BN is replaced by ``nn.Identity``. Returns ``module`` for chaining.
     """
     children = list(module.named_children())
-    for (name_a, a), (name_b, b) in zip(children, children[1:]):
+    for (name_a, a), (name_b, b) in itertools.pairwise(children):
         if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d):
             setattr(module, name_a, fold_conv_bn(a, b))
             setattr(module, name_b, nn.Identity())

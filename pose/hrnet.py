@@ -104,9 +104,7 @@ class HighResolutionModule(nn.Module):
     def __init__(self, widths: list[int], multi_scale_output: bool = True) -> None:
         super().__init__()
         n = len(widths)
-        self.branches = nn.ModuleList(
-            nn.Sequential(*[BasicBlock(w) for _ in range(BLOCKS_PER_BRANCH)]) for w in widths
-        )
+        self.branches = nn.ModuleList(nn.Sequential(*[BasicBlock(w) for _ in range(BLOCKS_PER_BRANCH)]) for w in widths)
         outputs = n if multi_scale_output else 1
         self.fuse_layers = nn.ModuleList(
             nn.ModuleList(_fuse_path(widths, j, i) for j in range(n)) for i in range(outputs)
@@ -114,7 +112,7 @@ class HighResolutionModule(nn.Module):
         self.relu = nn.ReLU(inplace=False)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        xs = [branch(x) for branch, x in zip(self.branches, xs)]
+        xs = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
         out = []
         for paths in self.fuse_layers:
             y = paths[0](xs[0])
@@ -135,16 +133,12 @@ def _transition(prev: list[int], cur: list[int]) -> nn.ModuleList:
             if width == prev[i]:
                 layers.append(nn.Identity())
             else:
-                layers.append(
-                    nn.Sequential(_conv3x3(prev[i], width), _bn(width), nn.ReLU(inplace=True))
-                )
+                layers.append(nn.Sequential(_conv3x3(prev[i], width), _bn(width), nn.ReLU(inplace=True)))
         else:
             steps = []
             for k in range(i + 1 - len(prev)):
                 cout = width if k == i - len(prev) else prev[-1]
-                steps.append(
-                    nn.Sequential(_conv3x3(prev[-1], cout, 2), _bn(cout), nn.ReLU(inplace=True))
-                )
+                steps.append(nn.Sequential(_conv3x3(prev[-1], cout, 2), _bn(cout), nn.ReLU(inplace=True)))
             layers.append(nn.Sequential(*steps))
     return nn.ModuleList(layers)
 
@@ -164,9 +158,7 @@ class PoseHighResolutionNet(nn.Module):
         self.bn2 = _bn(64)
         self.relu = nn.ReLU(inplace=True)
         downsample = nn.Sequential(nn.Conv2d(64, 256, 1, bias=False), _bn(256))
-        self.layer1 = nn.Sequential(
-            Bottleneck(64, 64, downsample), *[Bottleneck(256, 64) for _ in range(3)]
-        )
+        self.layer1 = nn.Sequential(Bottleneck(64, 64, downsample), *[Bottleneck(256, 64) for _ in range(3)])
 
         prev = [256]
         for s, (num_modules, num_branches) in enumerate(STAGES, start=2):
@@ -174,8 +166,7 @@ class PoseHighResolutionNet(nn.Module):
             setattr(self, f"transition{s - 1}", _transition(prev, widths))
             last_stage = s == 1 + len(STAGES)
             modules = [
-                HighResolutionModule(widths, not (last_stage and m == num_modules - 1))
-                for m in range(num_modules)
+                HighResolutionModule(widths, not (last_stage and m == num_modules - 1)) for m in range(num_modules)
             ]
             setattr(self, f"stage{s}", nn.Sequential(*modules))
             prev = widths
@@ -202,9 +193,7 @@ class PoseHighResolutionNet(nn.Module):
             transition = getattr(self, f"transition{s - 1}")
             # Existing branches pass through (or are re-widened); a new branch is made from the
             # lowest-resolution output of the previous stage.
-            xs = [
-                t(xs[i] if i < len(xs) else xs[-1]) for i, t in enumerate(transition)
-            ]
+            xs = [t(xs[i] if i < len(xs) else xs[-1]) for i, t in enumerate(transition)]
             for module in getattr(self, f"stage{s}"):
                 xs = module(xs)
         return self.final_layer(xs[0])
@@ -218,8 +207,8 @@ def parse_arch(name: str) -> int:
     if name in ARCHS:
         return ARCHS[name]
     prefix = "hrnet_w"
-    if name.startswith(prefix) and name[len(prefix):].isdigit() and int(name[len(prefix):]) > 0:
-        return int(name[len(prefix):])
+    if name.startswith(prefix) and name[len(prefix) :].isdigit() and int(name[len(prefix) :]) > 0:
+        return int(name[len(prefix) :])
     raise ValueError(f"unknown architecture {name!r}: expected hrnet_w32, hrnet_w48 or hrnet_wC")
 
 

@@ -59,9 +59,7 @@ EXPECTED_PARAMS = {32: 28_536_113, 48: 63_595_745}
 NON_PARAM_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def conv(
-    prefix: str, c_in: int, c_out: int, k: int, *, bias: bool = False
-) -> list[Entry]:
+def conv(prefix: str, c_in: int, c_out: int, k: int, *, bias: bool = False) -> list[Entry]:
     """Keys of a Conv2d (stride does not change the shape)."""
     entries: list[Entry] = [(f"{prefix}.weight", (c_out, c_in, k, k))]
     if bias:
@@ -129,9 +127,7 @@ def transition(prefix: str, prev: list[int], cur: list[int]) -> list[Entry]:
     return entries
 
 
-def hr_module(
-    prefix: str, widths: list[int], *, multi_scale_output: bool
-) -> list[Entry]:
+def hr_module(prefix: str, widths: list[int], *, multi_scale_output: bool) -> list[Entry]:
     """Keys of one HighResolutionModule: branches, then fuse_layers."""
     entries: list[Entry] = []
     for b, c in enumerate(widths):
@@ -180,11 +176,7 @@ def hrnet_keys(width: int, joints: int = DEFAULT_JOINTS) -> list[Entry]:
 
 def count_params(entries: list[Entry]) -> int:
     """Sum of numel over trainable tensors (weights and biases, no BN buffers)."""
-    return sum(
-        math.prod(shape)
-        for key, shape in entries
-        if not key.endswith(NON_PARAM_SUFFIXES)
-    )
+    return sum(math.prod(shape) for key, shape in entries if not key.endswith(NON_PARAM_SUFFIXES))
 
 
 def check(entries: list[Entry], width: int, joints: int) -> None:
@@ -193,14 +185,10 @@ def check(entries: list[Entry], width: int, joints: int) -> None:
     assert len(set(keys)) == len(keys), "duplicate keys"
     assert len(keys) == EXPECTED_KEYS, f"{len(keys)} keys, expected {EXPECTED_KEYS}"
     nbt = sum(key.endswith("num_batches_tracked") for key in keys)
-    assert nbt == EXPECTED_NUM_BATCHES_TRACKED, (
-        f"{nbt} num_batches_tracked, expected {EXPECTED_NUM_BATCHES_TRACKED}"
-    )
+    assert nbt == EXPECTED_NUM_BATCHES_TRACKED, f"{nbt} num_batches_tracked, expected {EXPECTED_NUM_BATCHES_TRACKED}"
     if joints == DEFAULT_JOINTS and width in EXPECTED_PARAMS:
         params = count_params(entries)
-        assert params == EXPECTED_PARAMS[width], (
-            f"W{width}: {params} params, expected {EXPECTED_PARAMS[width]}"
-        )
+        assert params == EXPECTED_PARAMS[width], f"W{width}: {params} params, expected {EXPECTED_PARAMS[width]}"
 
 
 def write_keylist(entries: list[Entry], out: Path) -> None:
@@ -213,9 +201,7 @@ def write_keylist(entries: list[Entry], out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Enumerate, check and write the key list(s)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--width", type=int, help="HRNet width C (default: both 32 and 48)"
-    )
+    parser.add_argument("--width", type=int, help="HRNet width C (default: both 32 and 48)")
     parser.add_argument(
         "--joints",
         type=int,
@@ -233,10 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         out = args.out or FIXTURE_DIR / f"hrnet_w{width}_keys.txt"
         write_keylist(entries, out)
         nbt = sum(key.endswith("num_batches_tracked") for key, _ in entries)
-        print(
-            f"W{width}: {len(entries)} keys ({nbt} num_batches_tracked), "
-            f"{count_params(entries):,} params -> {out}"
-        )
+        print(f"W{width}: {len(entries)} keys ({nbt} num_batches_tracked), {count_params(entries):,} params -> {out}")
 
 
 if __name__ == "__main__":

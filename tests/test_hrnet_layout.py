@@ -17,9 +17,7 @@ def _key_lines(model: torch.nn.Module) -> list[str]:
     return [f"{k}\t" + ",".join(str(s) for s in v.shape) for k, v in model.state_dict().items()]
 
 
-@pytest.mark.parametrize(
-    ("arch", "params"), [("hrnet_w32", 28_536_113), ("hrnet_w48", 63_595_745)]
-)
+@pytest.mark.parametrize(("arch", "params"), [("hrnet_w32", 28_536_113), ("hrnet_w48", 63_595_745)])
 def test_state_dict_matches_official_layout(arch: str, params: int) -> None:
     model = build_model(arch)
     # The fixture is written by scripts/make_hrnet_keylist.py, an independent derivation from

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--input-size", help="HxW input for --arch, e.g. 256x192")
     bench.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
     bench.add_argument(
-        "--modes", default="plain,optimized,compiled",
+        "--modes",
+        default="plain,optimized,compiled",
         help="plain (as built), optimized (BN folded, channels_last), compiled (+ torch.compile)",
     )
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
