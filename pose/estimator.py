@@ -69,8 +69,8 @@ def parse_input_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise ValueError(f"input size must look like 256x192 (height x width), got {text!r}")
     h, w = int(parts[0]), int(parts[1])
-    if h % 4 or w % 4:
-        raise ValueError(f"input size {text!r}: height and width must be multiples of 4")
+    if h % 32 or w % 32:
+        raise ValueError(f"input size {text!r}: height and width must be multiples of 32 (HRNet's 4 resolutions)")
     return h, w
 
 
@@ -149,6 +149,8 @@ class PoseEstimator:
         self.model = prepare_for_inference(model, compile=compile) if prepare else model.eval()
         self.compiled = compile and prepare
         self.input_h, self.input_w = input_size
+        if self.input_h % 32 or self.input_w % 32:
+            raise ValueError(f"input size {input_size} must be a multiple of 32 in height and width")
         self.flip_test = flip_test
         self.batch_size = batch_size
         self.channel_order = channel_order

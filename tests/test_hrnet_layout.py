@@ -52,7 +52,7 @@ def test_official_initialisation() -> None:
     model = build_model("hrnet_w8")
     w = model.stage3[0].branches[0][0].conv1.weight
     assert abs(float(w.detach().std()) - 0.001) < 0.0002
-    assert float(model.bn1.weight.min()) == 1.0 and float(model.bn1.bias.abs().max()) == 0.0
+    assert float(model.bn1.weight.detach().min()) == 1.0 and float(model.bn1.bias.detach().abs().max()) == 0.0
     assert model.bn1.momentum == 0.1
 
 
