@@ -28,6 +28,14 @@ PAPER_GMACS = {
     ("hrnet_w48", 384, 288): 32.9,
 }
 DEFAULT_CASES = (("hrnet_w32", 256, 192), ("hrnet_w48", 384, 288))
+# plain: as built; optimized: BN folded + channels_last; compiled: + torch.compile; bf16: optimized
+# in bfloat16 (compared with a bfloat16 roofline).
+MODE_DTYPES = {
+    "plain": torch.float32,
+    "optimized": torch.float32,
+    "compiled": torch.float32,
+    "bf16": torch.bfloat16,
+}
 
 
 @dataclass
@@ -63,11 +71,19 @@ def _time(fn: Callable[[], object], min_time: float, min_iters: int, sync: Calla
             return elapsed / iters
 
 
-def roofline_gflops(batch: int, height: int, width: int, device: torch.device, min_time: float = 1.0) -> float:
+def roofline_gflops(
+    batch: int,
+    height: int,
+    width: int,
+    device: torch.device,
+    min_time: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> float:
     """GFLOP/s of one 64->64 3x3 convolution (channels_last) on a (batch,64,height,width) input."""
     conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(device).eval()
-    conv = conv.to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 64, height, width, device=device).contiguous(memory_format=torch.channels_last)
+    conv = conv.to(dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(batch, 64, height, width, device=device, dtype=dtype)
+    x = x.contiguous(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
         seconds = _time(lambda: conv(x), min_time, 5, sync)
@@ -84,16 +100,17 @@ def bench_network(
     min_time: float = 2.0,
     min_iters: int = 3,
 ) -> tuple[float, float]:
-    """(seconds per batch, compile seconds) for ``mode`` in plain / optimized / compiled."""
+    """(seconds per batch, compile seconds) for ``mode`` in plain / optimized / compiled / bf16."""
     model = build_model(arch).eval().to(device)
     compile_s = 0.0
     if mode == "plain":
         net = model
         fmt = torch.contiguous_format
     else:
-        net = prepare_for_inference(model, compile=mode == "compiled")
+        net = prepare_for_inference(model, compile=mode == "compiled", dtype=MODE_DTYPES[mode])
         fmt = torch.channels_last
-    x = torch.randn(batch, 3, height, width, device=device).contiguous(memory_format=fmt)
+    x = torch.randn(batch, 3, height, width, device=device, dtype=MODE_DTYPES[mode])
+    x = x.contiguous(memory_format=fmt)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
         if mode == "compiled":
@@ -108,7 +125,7 @@ def bench_network(
 def run_pose_bench(
     cases: tuple[tuple[str, int, int], ...] = DEFAULT_CASES,
     batches: tuple[int, ...] = (1, 8),
-    modes: tuple[str, ...] = ("plain", "optimized", "compiled"),
+    modes: tuple[str, ...] = ("plain", "optimized", "compiled", "bf16"),
     device: str = "cpu",
     min_time: float = 2.0,
     echo: Callable[[str], None] = print,
@@ -131,8 +148,12 @@ def run_pose_bench(
         if gmacs is None:
             raise ValueError(f"no published GMACs for {arch} {height}x{width}")
         for batch in batches:
-            roof = roofline_gflops(batch, height // 4, width // 4, dev, min_time=min(1.0, min_time))
+            roofs = {
+                dtype: roofline_gflops(batch, height // 4, width // 4, dev, min(1.0, min_time), dtype)
+                for dtype in {MODE_DTYPES[m] for m in modes}
+            }
             for mode in modes:
+                roof = roofs[MODE_DTYPES[mode]]
                 seconds, compile_s = bench_network(arch, height, width, batch, mode, dev, min_time)
                 row = BenchRow(
                     arch,

@@ -129,6 +129,8 @@ class PoseEstimator:
         channel_order: ``"bgr"`` (OpenCV's ``imread``/``VideoCapture``, the default) or ``"rgb"``.
         compile: also ``torch.compile`` the network (see :func:`prepare_for_inference`); batches
             are then padded to powers of two so that only a few shapes are ever compiled.
+        dtype: network precision, ``torch.float32`` (default) or ``torch.bfloat16`` (about 3x
+            faster on CPUs with AMX/AVX512-BF16; decoding is always done in float32).
     """
 
     def __init__(
@@ -141,12 +143,14 @@ class PoseEstimator:
         channel_order: str = "bgr",
         prepare: bool = True,
         compile: bool = False,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
         model = model.to(self.device)
-        self.model = prepare_for_inference(model, compile=compile) if prepare else model.eval()
+        self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
+        self.dtype = dtype if prepare else torch.float32
         self.compiled = compile and prepare
         self.input_h, self.input_w = input_size
         if self.input_h % 32 or self.input_w % 32:
@@ -185,7 +189,8 @@ class PoseEstimator:
             rows = x.shape[0]
             if self.compiled and rows & (rows - 1):  # pad to a power of two: few compiled shapes
                 x = torch.cat([x, x.new_zeros((1 << rows.bit_length()) - rows, *x.shape[1:])])
-            y = self.model(x.contiguous(memory_format=torch.channels_last))[:rows].float()
+            x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
+            y = self.model(x)[:rows].float()
             if self.flip_test:
                 y = (y[:b] + flip_back(y[b:], self._perm)) * 0.5
             outs.append(y.cpu())

@@ -56,7 +56,9 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def prepare_for_inference(model: nn.Module, compile: bool = False) -> nn.Module:
+def prepare_for_inference(
+    model: nn.Module, compile: bool = False, dtype: torch.dtype = torch.float32
+) -> nn.Module:
     """A copy of ``model`` optimised for inference: eval mode, BN folded, channels_last.
 
     Feed it the same input as the plain model (any memory format; channels_last input avoids a
@@ -65,12 +67,16 @@ def prepare_for_inference(model: nn.Module, compile: bool = False) -> nn.Module:
     With ``compile=True`` the result is also compiled by ``torch.compile`` (inductor, weights
     frozen and prepacked): about 15% faster on CPU at batch 8, at the cost of a 15-40 s compile
     on the first call of every new batch size (needs a C++ compiler on the CPU).
+
+    With ``dtype=torch.bfloat16`` the weights are cast after folding (the fold itself is computed
+    in float64) and the model expects bfloat16 input: about 3x faster on CPUs with AMX/AVX512-BF16
+    and on GPUs, heatmaps within about 1e-2 of float32.
     """
     fast = copy.deepcopy(model).eval()
     fold_batchnorm(fast)
     for p in fast.parameters():
         p.requires_grad_(False)
-    fast = fast.to(memory_format=torch.channels_last)
+    fast = fast.to(dtype=dtype, memory_format=torch.channels_last)
     if compile:
         import torch._inductor.config as inductor_config
 

@@ -244,3 +244,15 @@ def test_compiled_estimator_pads_batches_and_matches_plain() -> None:
     plain = PoseEstimator(model, (64, 64))(image, boxes)
     fast = PoseEstimator(model, (64, 64), compile=True)(image, boxes)  # 6 crops -> padded to 8
     np.testing.assert_allclose(fast.keypoints, plain.keypoints, atol=1e-3)
+
+
+def test_bfloat16_estimator_finds_same_joints() -> None:
+    torch.manual_seed(0)
+    model = build_model("hrnet_w8")
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 60, 100], [50, 20, 120, 110]], np.float32)
+    ref = PoseEstimator(model, (128, 96))(image, boxes)
+    half = PoseEstimator(model, (128, 96), dtype=torch.bfloat16)(image, boxes)
+    assert half.keypoints.dtype == np.float32
+    np.testing.assert_allclose(half.keypoints[..., 2], ref.keypoints[..., 2], rtol=0.05, atol=1e-5)

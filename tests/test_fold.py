@@ -50,3 +50,15 @@ def test_compiled_model_gives_same_heatmaps() -> None:
     x = torch.randn(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=0)
+
+
+def test_bfloat16_model_is_close_to_float32() -> None:
+    model = _realistic(build_model("hrnet_w8"))
+    fast = prepare_for_inference(model, dtype=torch.bfloat16)
+    assert fast.conv1.weight.dtype == torch.bfloat16
+    x = torch.randn(2, 3, 128, 96)
+    with torch.inference_mode():
+        ref = model(x)
+        out = fast(x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)).float()
+    err = (out - ref).abs().max() / ref.abs().max()
+    assert err < 0.05, float(err)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pose.bench import DEFAULT_CASES, PAPER_GMACS
+from pose.bench import DEFAULT_CASES, MODE_DTYPES, PAPER_GMACS
 
 
 class UserError(Exception):
@@ -34,8 +34,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             cases = ((arch, h, w),)
         modes = tuple(args.modes.split(","))
         for mode in modes:
-            if mode not in ("plain", "optimized", "compiled"):
-                raise UserError(f"unknown mode {mode!r}: use plain, optimized, compiled")
+            if mode not in MODE_DTYPES:
+                raise UserError(f"unknown mode {mode!r}: use " + ", ".join(MODE_DTYPES))
         batches = tuple(int(b) for b in args.batch.split(","))
         if args.quick:
             cases, modes = cases[:1], tuple(m for m in modes if m != "compiled") or ("optimized",)
@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--modes",
         default="plain,optimized,compiled",
-        help="plain (as built), optimized (BN folded, channels_last), compiled (+ torch.compile)",
+        help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
+        "compiled (+ torch.compile), bf16 (optimized in bfloat16); default plain,optimized,compiled,bf16",
     )
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
