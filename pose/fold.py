@@ -56,9 +56,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def prepare_for_inference(
-    model: nn.Module, compile: bool = False, dtype: torch.dtype = torch.float32
-) -> nn.Module:
+def prepare_for_inference(model: nn.Module, compile: bool = False, dtype: torch.dtype = torch.float32) -> nn.Module:
     """A copy of ``model`` optimised for inference: eval mode, BN folded, channels_last.
 
     Feed it the same input as the plain model (any memory format; channels_last input avoids a
