@@ -28,13 +28,14 @@ PAPER_GMACS = {
     ("hrnet_w48", 384, 288): 32.9,
 }
 DEFAULT_CASES = (("hrnet_w32", 256, 192), ("hrnet_w48", 384, 288))
-# plain: as built; optimized: BN folded + channels_last; compiled: + torch.compile; bf16: optimized
-# in bfloat16 (compared with a bfloat16 roofline).
+# plain: as built; optimized: BN folded + channels_last; compiled: + torch.compile; bf16 and
+# bf16-compiled: the same in bfloat16 (compared with a bfloat16 roofline).
 MODE_DTYPES = {
     "plain": torch.float32,
     "optimized": torch.float32,
     "compiled": torch.float32,
     "bf16": torch.bfloat16,
+    "bf16-compiled": torch.bfloat16,
 }
 
 
@@ -107,13 +108,13 @@ def bench_network(
         net = model
         fmt = torch.contiguous_format
     else:
-        net = prepare_for_inference(model, compile=mode == "compiled", dtype=MODE_DTYPES[mode])
+        net = prepare_for_inference(model, compile=mode.endswith("compiled"), dtype=MODE_DTYPES[mode])
         fmt = torch.channels_last
     x = torch.randn(batch, 3, height, width, device=device, dtype=MODE_DTYPES[mode])
     x = x.contiguous(memory_format=fmt)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
-        if mode == "compiled":
+        if mode.endswith("compiled"):
             start = time.perf_counter()
             net(x)
             sync()
@@ -125,7 +126,7 @@ def bench_network(
 def run_pose_bench(
     cases: tuple[tuple[str, int, int], ...] = DEFAULT_CASES,
     batches: tuple[int, ...] = (1, 8),
-    modes: tuple[str, ...] = ("plain", "optimized", "compiled", "bf16"),
+    modes: tuple[str, ...] = tuple(MODE_DTYPES),
     device: str = "cpu",
     min_time: float = 2.0,
     echo: Callable[[str], None] = print,
@@ -137,7 +138,7 @@ def run_pose_bench(
         f"{platform.processor() or platform.machine()}"
     )
     header = (
-        f"{'model':<10} {'input':<8} {'batch':>5} {'mode':<10} {'ms/crop':>9} {'crops/s':>8} "
+        f"{'model':<10} {'input':<8} {'batch':>5} {'mode':<13} {'ms/crop':>9} {'crops/s':>8} "
         f"{'GFLOP/s':>8} {'roofline':>8} {'ratio':>6}"
     )
     echo(header)
@@ -168,7 +169,7 @@ def run_pose_bench(
                 rows.append(row)
                 note = f"  (compile {compile_s:.0f} s)" if compile_s else ""
                 echo(
-                    f"{arch:<10} {row.input_size:<8} {batch:>5} {mode:<10} {row.ms_per_crop:>9.1f} "
+                    f"{arch:<10} {row.input_size:<8} {batch:>5} {mode:<13} {row.ms_per_crop:>9.1f} "
                     f"{row.crops_per_s:>8.2f} {row.gflops:>8.1f} {roof:>8.1f} {row.ratio:>6.0%}{note}"
                 )
     return rows
