@@ -1,0 +1,161 @@
+"""Public entry points of the PoseTrack evaluator (``hrtrack eval``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from .metrics import compute_metrics, prepare_frames
+from .posetrack import Frame, PoseTrackError, Sequence, _atomic_write_json, read_sequence
+
+GROUP_ORDER = ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "total")
+
+
+class EvalError(PoseTrackError):
+    """Evaluation input problem (missing file, frame-count mismatch, ...); one-line message."""
+
+
+def _gt_files(gt: Path) -> list[Path]:
+    if gt.is_file():
+        return [gt]
+    if not gt.is_dir():
+        raise EvalError(f"ground truth {gt} does not exist")
+    files = sorted(p for p in gt.glob("*.json") if p.is_file())
+    if not files:
+        raise EvalError(f"no .json files in ground-truth folder {gt}")
+    return files
+
+
+def _pred_file(gt_file: Path, pred: Path, single: bool) -> Path:
+    if single and pred.is_file():
+        return pred
+    return pred / gt_file.name
+
+
+def load_pairs(
+    gt: str | os.PathLike, pred: str | os.PathLike, allow_missing: bool = False
+) -> tuple[list[Sequence], list[Sequence], list[str]]:
+    """Read every GT sequence and its same-named prediction file.
+
+    Returns GT sequences, prediction sequences and the names of missing predictions
+    (only non-empty with ``allow_missing``, where a missing file counts as empty)."""
+    gt, pred = Path(gt), Path(pred)
+    if not pred.exists():
+        raise EvalError(f"prediction path {pred} does not exist")
+    gt_files = _gt_files(gt)
+    gts, prs, missing = [], [], []
+    for gf in gt_files:
+        seq = read_sequence(gf)
+        pf = _pred_file(gf, pred, gt.is_file())
+        if pf.is_file():
+            pseq = read_sequence(pf)
+        elif allow_missing:
+            missing.append(gf.name)
+            pseq = Sequence(name=seq.name, frames=[Frame(image=f.image, is_labeled=f.is_labeled) for f in seq.frames])
+        else:
+            raise EvalError(f"prediction file {pf} missing for ground-truth sequence {gf.name}")
+        if len(pseq.frames) != len(seq.frames):
+            raise EvalError(f"{pf}: {len(pseq.frames)} prediction frames but {len(seq.frames)} ground-truth frames")
+        gts.append(seq)
+        prs.append(pseq)
+    return gts, prs, missing
+
+
+def evaluate(
+    gt_dir: str | os.PathLike,
+    pred_dir: str | os.PathLike,
+    allow_missing: bool = False,
+    per_sequence: bool = False,
+) -> dict[str, Any]:
+    """Score predictions against PoseTrack ground truth with poseval's semantics.
+
+    ``gt_dir`` holds one json per sequence (2017 or 2018 format); ``pred_dir`` holds files of
+    the same names (a single GT file and a single prediction file also work). Returns
+    ``{"ap": {group: %}, "mota": {group: %}, "motp"/"precision"/"recall": {"total": %},
+    "per_joint": {...15 values in poseval joint order...}, "counts": {...},
+    "num_sequences", "num_frames", "missing_predictions"}`` plus ``"sequences": {name: ...}``
+    when ``per_sequence``. Undefined values are NaN.
+    """
+    gts, prs, missing = load_pairs(gt_dir, pred_dir, allow_missing)
+    frames = prepare_frames(gts, prs)
+    result = compute_metrics(frames)
+    result["num_sequences"] = len(gts)
+    result["num_frames"] = len(frames)
+    result["missing_predictions"] = missing
+    if per_sequence:
+        result["sequences"] = {
+            seq.name: compute_metrics([f for f in frames if f.seq == si]) for si, seq in enumerate(gts)
+        }
+    return result
+
+
+def _cell(v: float | None) -> str:
+    v = float("nan") if v is None else v
+    return f"{f'{v:1.1f}':>5}"
+
+
+def _row(values: list[float | None]) -> str:
+    return "&" + "".join(_cell(v) + " &" for v in values[:-1]) + _cell(values[-1]) + " \\\\"
+
+
+def format_tables(result: dict[str, Any]) -> str:
+    """The two tables poseval prints: AP per group and MOTA per group + MOTP/Prec/Rec totals."""
+    labels = ["Head", "Shou", "Elb ", "Wri ", "Hip ", "Knee", "Ankl", "Total"]
+    ap_header = "&" + "".join(f" {name} &" for name in labels[:-1]) + " Total\\\\"
+    mot_header = (
+        "&" + " MOTA &" * 8 + " MOTP &" + " Prec &" + " Rec  \\\\\n"
+        "&" + "".join(f" {name} &" for name in labels[:-1]) + " Total&" * 3 + " Total\\\\"
+    )
+    ap_row = _row([result["ap"][k] for k in GROUP_ORDER])
+    mot_row = _row(
+        [result["mota"][k] for k in GROUP_ORDER]
+        + [result["motp"]["total"], result["precision"]["total"], result["recall"]["total"]]
+    )
+    return "\n".join(
+        [
+            "Average Precision (AP) metric:",
+            ap_header,
+            ap_row,
+            "",
+            "Multiple Object Tracking (MOT) metrics:",
+            mot_header,
+            mot_row,
+        ]
+    )
+
+
+def to_jsonable(obj: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def run_eval_cli(
+    gt: str | os.PathLike,
+    pred: str | os.PathLike,
+    json_out: str | os.PathLike | None = None,
+    per_sequence: bool = False,
+    allow_missing: bool = False,
+) -> int:
+    """``hrtrack eval``: evaluate, print the tables, optionally write the json; returns 0.
+
+    Input problems raise :class:`PoseTrackError` (a ``ValueError``) with a one-line message."""
+    result = evaluate(gt, pred, allow_missing=allow_missing, per_sequence=per_sequence)
+    if result["missing_predictions"]:
+        print(f"warning: {len(result['missing_predictions'])} prediction file(s) missing, counted as empty")
+    print(format_tables(result))
+    if per_sequence:
+        for name, r in result["sequences"].items():
+            print(f"{name}: AP {_cell(r['ap']['total']).strip()}  MOTA {_cell(r['mota']['total']).strip()}")
+    if json_out is not None:
+        _atomic_write_json(to_jsonable(result), json_out)
+    return 0

@@ -1,0 +1,535 @@
+"""PoseTrack file formats: reading, writing and joint-layout conversion.
+
+This is the one module that knows the PoseTrack json layouts. Both formats are read
+into the same in-memory representation (:class:`Sequence` -> :class:`Frame` ->
+:class:`Person`) and written back from it.
+
+* PoseTrack 2017 ("annolist"): one entry per frame; every value is wrapped in a
+  one-element list; ``x1..y2`` of a GT person is its HEAD box; joints are listed
+  as ``annopoints[0].point`` with ids in the 15-joint poseval order below.
+* PoseTrack 2018 (COCO-like): ``images``, ``annotations`` (17 keypoint slots in
+  COCO order, slot 1 = head_bottom, slot 2 = head_top, ears unused),
+  ``categories``. A keypoint stored as ``(0, 0, 0)`` is "not annotated"; any other
+  triple is a joint (this is how the official converter reads the format).
+
+Joint layout used internally: the 15 poseval joints (:data:`JOINT_NAMES`).
+
+Converting outputs of a COCO-17 model (``layout="coco"``) to the 15 joints: the
+shoulders, elbows, wrists, hips, knees, ankles and the nose map by name. The two
+joints COCO lacks are derived (our documented choice):
+
+* ``head_bottom`` (neck) = midpoint of the two shoulders, score = min of their scores;
+* ``head_top`` = ``m + 0.5 * (m - head_bottom)`` where ``m`` is the midpoint of the
+  eyes (the nose when an eye is missing); score = min of the scores used. The factor
+  0.5 follows adult proportions (eyes-to-vertex is about half of shoulders-to-eyes).
+
+With ``layout="posetrack18"`` (a model trained on PoseTrack 2018 slots), head_bottom
+and head_top are read directly from slots 1 and 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence as SequenceABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NUM_JOINTS = 15
+JOINT_NAMES = (
+    "right_ankle",
+    "right_knee",
+    "right_hip",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "right_wrist",
+    "right_elbow",
+    "right_shoulder",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "head_bottom",
+    "nose",
+    "head_top",
+)
+HEAD_BOTTOM, NOSE, HEAD_TOP = 12, 13, 14
+
+#: Keypoint names of the PoseTrack 2018 files (COCO order, eyes replaced).
+POSETRACK18_KEYPOINTS = (
+    "nose",
+    "head_bottom",
+    "head_top",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+POSETRACK18_SKELETON = [
+    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
+    [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+]  # fmt: skip
+
+#: For each of the 17 PoseTrack-2018 / COCO slots, the poseval joint id (-1: not evaluated).
+SLOT17_TO_15 = np.array([13, 12, 14, -1, -1, 9, 8, 10, 7, 11, 6, 3, 2, 4, 1, 5, 0])
+#: Alias names that the 2018 reader accepts for the 15 joints.
+_NAME_TO_15 = {name: i for i, name in enumerate(JOINT_NAMES)} | {"neck": HEAD_BOTTOM}
+
+MIN_SCORE = -9999.0
+MAX_TRACK_ID = 10000
+
+
+class PoseTrackError(ValueError):
+    """A PoseTrack file or evaluation input is unusable; the message is one line."""
+
+
+@dataclass
+class Person:
+    """One person in a frame, in the 15-joint poseval layout.
+
+    ``joints`` is (15, 2) x/y, ``present`` (15,) marks the joints that exist,
+    ``scores`` (15,) holds the joint scores (NaN: no score given), ``visible`` (15,)
+    the visibility flags (-1: not given). ``head_box`` is x1, y1, x2, y2 (GT) and
+    ``box`` a person box x1, y1, x2, y2 (predictions), either may be None.
+    ``has_points`` is False for a person written without any ``annopoints`` entry
+    (poseval drops those; a person with an empty point list is kept).
+    """
+
+    track_id: int | None
+    joints: np.ndarray
+    present: np.ndarray
+    scores: np.ndarray
+    visible: np.ndarray
+    head_box: np.ndarray | None = None
+    box: np.ndarray | None = None
+    score: float | None = None
+    has_points: bool = True
+
+    @classmethod
+    def empty(cls, track_id: int | None = None) -> Person:
+        """A person with no joints."""
+        return cls(
+            track_id=track_id,
+            joints=np.zeros((NUM_JOINTS, 2)),
+            present=np.zeros(NUM_JOINTS, dtype=bool),
+            scores=np.full(NUM_JOINTS, np.nan),
+            visible=np.full(NUM_JOINTS, -1, dtype=np.int64),
+        )
+
+
+@dataclass
+class Frame:
+    """One frame: image name, labelled flag, ignore-region polygons ((K, 2) arrays) and people."""
+
+    image: str
+    is_labeled: bool = True
+    ignore_regions: list[np.ndarray] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+
+
+@dataclass
+class Sequence:
+    """One video sequence (one json file)."""
+
+    name: str
+    frames: list[Frame]
+    vid_id: str | None = None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """Read a json file; malformed json raises a one-line :class:`PoseTrackError` with the position."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise PoseTrackError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise PoseTrackError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise PoseTrackError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _one(value: Any) -> Any:
+    """Unwrap the one-element lists of the 2017 format (plain values pass through)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _person_from_annorect(rect: dict, where: str) -> Person:
+    """One 2017 ``annorect`` entry -> :class:`Person`."""
+    if not isinstance(rect, dict):
+        raise PoseTrackError(f"{where}: annorect entry is not an object")
+    tid = _one(rect.get("track_id"))
+    person = Person.empty(None if tid is None else int(tid))
+    if all(k in rect for k in ("x1", "y1", "x2", "y2")):
+        person.head_box = np.array([float(_one(rect[k])) for k in ("x1", "y1", "x2", "y2")])
+        person.box = person.head_box.copy()
+    if rect.get("score") is not None:
+        person.score = float(_one(rect["score"]))
+    annopoints = rect.get("annopoints")
+    # poseval keeps a person only if annopoints[0] exists and has a "point" key.
+    if not (
+        isinstance(annopoints, list) and annopoints and isinstance(annopoints[0], dict) and "point" in annopoints[0]
+    ):
+        person.has_points = False
+        return person
+    for point in annopoints[0]["point"] or []:
+        jid = _one(point.get("id"))
+        if jid is None:
+            continue
+        jid = int(jid)
+        if not 0 <= jid < NUM_JOINTS or person.present[jid]:
+            continue  # unknown id, or a repeated id (the first one counts)
+        try:
+            person.joints[jid] = (float(_one(point["x"])), float(_one(point["y"])))
+        except (KeyError, TypeError, ValueError):
+            raise PoseTrackError(f"{where}: joint {jid} lacks numeric x/y") from None
+        person.present[jid] = True
+        if point.get("score") is not None:
+            person.scores[jid] = float(_one(point["score"]))
+        if point.get("is_visible") is not None:
+            person.visible[jid] = int(_one(point["is_visible"]))
+    return person
+
+
+def _polygons_2017(regions: Any) -> list[np.ndarray]:
+    polys = []
+    for region in regions or []:
+        pts = [(float(_one(p["x"])), float(_one(p["y"]))) for p in region.get("point", [])]
+        polys.append(np.array(pts, dtype=float).reshape(-1, 2))
+    return polys
+
+
+def _parse_2017(data: dict, name: str, path: Path) -> Sequence:
+    annolist = data["annolist"]
+    if not isinstance(annolist, list):
+        raise PoseTrackError(f"{path}: 'annolist' is not a list")
+    frames = []
+    for idx, entry in enumerate(annolist):
+        where = f"{path}: frame {idx}"
+        if not isinstance(entry, dict):
+            raise PoseTrackError(f"{where}: not an object")
+        image = entry.get("image")
+        image_name = str(_one(image).get("name", "")) if image and isinstance(_one(image), dict) else ""
+        labeled = _one(entry.get("is_labeled"))
+        rects = entry.get("annorect") or []
+        frame = Frame(
+            image=image_name,
+            is_labeled=bool(labeled) if labeled is not None else bool(rects),
+            ignore_regions=_polygons_2017(entry.get("ignore_regions")),
+            people=[_person_from_annorect(r, f"{where} ({image_name})") for r in rects],
+        )
+        frames.append(frame)
+    return Sequence(name=name, frames=frames)
+
+
+def _parse_2018(data: dict, name: str, path: Path) -> Sequence:
+    for key in ("images", "annotations"):
+        if not isinstance(data.get(key), list):
+            raise PoseTrackError(f"{path}: '{key}' missing or not a list (neither PoseTrack 2017 nor 2018 format)")
+    cats = data.get("categories") or []
+    kp_names = cats[0].get("keypoints") if cats and isinstance(cats[0], dict) else None
+    table = np.array([_NAME_TO_15.get(n, -1) for n in kp_names]) if kp_names else SLOT17_TO_15
+    nslots = len(table)
+    by_image: dict[Any, list[dict]] = {}
+    for ann in data["annotations"]:
+        by_image.setdefault(ann.get("image_id"), []).append(ann)
+    frames = []
+    vid_id = None
+    for idx, img in enumerate(data["images"]):
+        where = f"{path}: image {idx} ({img.get('file_name', '')})"
+        vid_id = vid_id or (str(img["vid_id"]) if img.get("vid_id") is not None else None)
+        polys = []
+        xs, ys = img.get("ignore_regions_x") or [], img.get("ignore_regions_y") or []
+        for px, py in zip(xs, ys, strict=False):
+            polys.append(np.stack([np.asarray(px, float), np.asarray(py, float)], axis=1).reshape(-1, 2))
+        people = []
+        for ann in by_image.get(img.get("id"), []):
+            tid = ann.get("track_id")
+            person = Person.empty(None if tid is None else int(tid))
+            kps = np.asarray(ann.get("keypoints") or np.zeros(nslots * 3), dtype=float)
+            if kps.size != nslots * 3:
+                raise PoseTrackError(f"{where}: keypoints has {kps.size} values, expected {nslots * 3}")
+            kps = kps.reshape(nslots, 3)
+            scores = ann.get("scores") or None
+            for slot, jid in enumerate(table):
+                x, y, v = kps[slot]
+                if jid < 0 or (x == 0 and y == 0 and v == 0) or person.present[jid]:
+                    continue
+                person.joints[jid] = (x, y)
+                person.present[jid] = True
+                person.visible[jid] = int(v)
+                if scores is not None:
+                    person.scores[jid] = float(scores[slot])
+            if ann.get("bbox_head"):
+                x, y, w, h = (float(v) for v in ann["bbox_head"])
+                person.head_box = np.array([x, y, x + w, y + h])
+            if ann.get("bbox"):
+                x, y, w, h = (float(v) for v in ann["bbox"])
+                person.box = np.array([x, y, x + w, y + h])
+            if ann.get("score") is not None:
+                person.score = float(ann["score"])
+            people.append(person)
+        labeled = img.get("is_labeled")
+        frames.append(
+            Frame(
+                image=str(img.get("file_name", "")),
+                is_labeled=bool(labeled) if labeled is not None else bool(people),
+                ignore_regions=polys,
+                people=people,
+            )
+        )
+    return Sequence(name=name, frames=frames, vid_id=vid_id)
+
+
+def read_sequence(path: str | os.PathLike) -> Sequence:
+    """Read one PoseTrack 2017 or 2018 json file (detected from its keys)."""
+    path = Path(path)
+    data = load_json(path)
+    name = path.name.rsplit(".", 1)[0]
+    if not isinstance(data, dict):
+        raise PoseTrackError(f"{path}: top level is not a json object")
+    try:
+        if "annolist" in data:
+            return _parse_2017(data, name, path)
+        return _parse_2018(data, name, path)
+    except PoseTrackError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise PoseTrackError(f"{path}: unexpected PoseTrack structure ({type(e).__name__}: {e})") from None
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _atomic_write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write json through a temp file in the same folder and ``os.replace`` (never a half file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _f(v: Any) -> float | int:
+    v = float(v)
+    return int(v) if v.is_integer() else v
+
+
+def to_posetrack17(seq: Sequence) -> dict:
+    """The PoseTrack 2017 (annolist) json object of a sequence."""
+    annolist = []
+    for idx, frame in enumerate(seq.frames):
+        rects = []
+        for p in frame.people:
+            rect: dict[str, Any] = {}
+            if p.track_id is not None:
+                rect["track_id"] = [int(p.track_id)]
+            box = p.head_box if p.head_box is not None else p.box
+            if box is not None:
+                for k, v in zip(("x1", "y1", "x2", "y2"), box, strict=True):
+                    rect[k] = [_f(v)]
+            if p.score is not None:
+                rect["score"] = [float(p.score)]
+            if p.has_points:
+                points = []
+                for j in np.flatnonzero(p.present):
+                    pt: dict[str, Any] = {"id": [int(j)], "x": [_f(p.joints[j, 0])], "y": [_f(p.joints[j, 1])]}
+                    if not np.isnan(p.scores[j]):
+                        pt["score"] = [float(p.scores[j])]
+                    if p.visible[j] >= 0:
+                        pt["is_visible"] = [int(p.visible[j])]
+                    points.append(pt)
+                rect["annopoints"] = [{"point": points}]
+            rects.append(rect)
+        entry: dict[str, Any] = {
+            "image": [{"name": frame.image}],
+            "imgnum": [idx + 1],
+            "is_labeled": [int(frame.is_labeled)],
+            "annorect": rects,
+        }
+        if frame.ignore_regions:
+            entry["ignore_regions"] = [
+                {"point": [{"id": [k], "x": [_f(x)], "y": [_f(y)]} for k, (x, y) in enumerate(poly)]}
+                for poly in frame.ignore_regions
+            ]
+        annolist.append(entry)
+    return {"annolist": annolist}
+
+
+def _image_id(vid_id: str | None, idx: int) -> int:
+    """PoseTrack 2018 style image id: "1" + video id + 4-digit frame index when the video id is numeric."""
+    if vid_id and vid_id.isdigit():
+        return int(f"1{vid_id}{idx:04d}")
+    return idx
+
+
+def to_posetrack18(seq: Sequence) -> dict:
+    """The PoseTrack 2018 (COCO-like) json object of a sequence."""
+    vid_id = seq.vid_id or seq.name.split("_")[0]
+    slot_of = {int(j): s for s, j in enumerate(SLOT17_TO_15) if j >= 0}
+    images, annotations = [], []
+    for idx, frame in enumerate(seq.frames):
+        image_id = _image_id(vid_id, idx)
+        images.append(
+            {
+                "file_name": frame.image,
+                "id": image_id,
+                "frame_id": image_id,
+                "vid_id": vid_id,
+                "nframes": len(seq.frames),
+                "is_labeled": bool(frame.is_labeled),
+                "ignore_regions_x": [[_f(v) for v in poly[:, 0]] for poly in frame.ignore_regions],
+                "ignore_regions_y": [[_f(v) for v in poly[:, 1]] for poly in frame.ignore_regions],
+            }
+        )
+        for k, p in enumerate(frame.people):
+            kps = np.zeros((17, 3))
+            scores = np.zeros(17)
+            for j in np.flatnonzero(p.present):
+                s = slot_of[int(j)]
+                vis = p.visible[j] if p.visible[j] >= 0 else 1
+                kps[s] = (p.joints[j, 0], p.joints[j, 1], vis)
+                scores[s] = p.scores[j]
+            ann: dict[str, Any] = {
+                "id": image_id * 100 + k,
+                "image_id": image_id,
+                "category_id": 1,
+                "track_id": None if p.track_id is None else int(p.track_id),
+                "keypoints": [_f(v) for v in kps.ravel()],
+                # no score at all -> empty list (readers then use the -9999 fallback)
+                "scores": [] if np.isnan(p.scores[p.present]).all() else [float(np.nan_to_num(v)) for v in scores],
+            }
+            if p.head_box is not None:
+                x1, y1, x2, y2 = (float(v) for v in p.head_box)
+                ann["bbox_head"] = [_f(x1), _f(y1), _f(x2 - x1), _f(y2 - y1)]
+            if p.box is not None:
+                x1, y1, x2, y2 = (float(v) for v in p.box)
+                ann["bbox"] = [_f(x1), _f(y1), _f(x2 - x1), _f(y2 - y1)]
+            if p.score is not None:
+                ann["score"] = float(p.score)
+            annotations.append(ann)
+    categories = [
+        {
+            "supercategory": "person",
+            "id": 1,
+            "name": "person",
+            "keypoints": list(POSETRACK18_KEYPOINTS),
+            "skeleton": POSETRACK18_SKELETON,
+        }
+    ]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def write_sequence(seq: Sequence, path: str | os.PathLike, fmt: str = "2017") -> Path:
+    """Write a sequence atomically in PoseTrack ``fmt`` ("2017" or "2018"); returns the path."""
+    if fmt not in ("2017", "2018"):
+        raise PoseTrackError(f"unknown PoseTrack format {fmt!r} (use '2017' or '2018')")
+    obj = to_posetrack17(seq) if fmt == "2017" else to_posetrack18(seq)
+    _atomic_write_json(obj, path)
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------- 17 -> 15 joints
+
+
+def coco17_to_posetrack15(keypoints: np.ndarray, layout: str = "coco") -> tuple[np.ndarray, np.ndarray]:
+    """Convert (N, 17, 3) x/y/score keypoints to (N, 15, 2) joints and (N, 15) scores.
+
+    ``layout="coco"``: slots 1/2 are the eyes; head_bottom and head_top are derived as
+    described in the module docstring. ``layout="posetrack18"``: slots 1/2 are
+    head_bottom/head_top. A joint whose score is NaN is absent (NaN propagates).
+    """
+    kp = np.asarray(keypoints, dtype=float).reshape(-1, 17, 3)
+    n = kp.shape[0]
+    joints = np.full((n, NUM_JOINTS, 2), np.nan)
+    scores = np.full((n, NUM_JOINTS), np.nan)
+    for slot, jid in enumerate(SLOT17_TO_15):
+        if jid < 0 or (layout == "coco" and slot in (1, 2)):
+            continue
+        joints[:, jid] = kp[:, slot, :2]
+        scores[:, jid] = kp[:, slot, 2]
+    if layout == "coco":
+        neck = (kp[:, 5, :2] + kp[:, 6, :2]) / 2
+        neck_s = np.minimum(kp[:, 5, 2], kp[:, 6, 2])
+        eyes = (kp[:, 1, :2] + kp[:, 2, :2]) / 2
+        eyes_s = np.minimum(kp[:, 1, 2], kp[:, 2, 2])
+        use_nose = ~np.isfinite(eyes).all(axis=1) | ~np.isfinite(eyes_s)
+        anchor = np.where(use_nose[:, None], kp[:, 0, :2], eyes)
+        anchor_s = np.where(use_nose, kp[:, 0, 2], eyes_s)
+        joints[:, HEAD_BOTTOM] = neck
+        scores[:, HEAD_BOTTOM] = neck_s
+        joints[:, HEAD_TOP] = anchor + 0.5 * (anchor - neck)
+        scores[:, HEAD_TOP] = np.minimum(anchor_s, neck_s)
+    elif layout != "posetrack18":
+        raise PoseTrackError(f"unknown keypoint layout {layout!r} (use 'coco' or 'posetrack18')")
+    return joints, scores
+
+
+def posetrack15_to_slots17(joints: np.ndarray, present: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """15 poseval joints -> (17, 3) x/y/score in PoseTrack 2018 slots (absent and ears: zeros)."""
+    out = np.zeros((17, 3))
+    for slot, jid in enumerate(SLOT17_TO_15):
+        if jid >= 0 and present[jid]:
+            s = scores[jid]
+            out[slot] = (joints[jid, 0], joints[jid, 1], 0.0 if np.isnan(s) else s)
+    return out
+
+
+def people_from_keypoints(
+    keypoints: np.ndarray,
+    track_ids: SequenceABC[int] | np.ndarray,
+    boxes: np.ndarray | None = None,
+    box_scores: SequenceABC[float] | np.ndarray | None = None,
+    layout: str = "coco",
+    min_joint_score: float | None = None,
+) -> list[Person]:
+    """Build prediction :class:`Person` records from (N, 17, 3) keypoints, N track ids and optional
+    (N, 4) x1, y1, x2, y2 boxes / N box scores. Joints scoring below ``min_joint_score`` are left out
+    (PoseTrack MOTA counts every submitted joint)."""
+    kp = np.asarray(keypoints, dtype=float).reshape(-1, 17, 3)
+    if len(track_ids) != kp.shape[0]:
+        raise PoseTrackError(f"{kp.shape[0]} poses but {len(track_ids)} track ids")
+    joints, scores = coco17_to_posetrack15(kp, layout)
+    people = []
+    for i in range(kp.shape[0]):
+        present = np.isfinite(joints[i]).all(axis=1) & np.isfinite(scores[i])
+        if min_joint_score is not None:
+            present &= scores[i] >= min_joint_score
+        p = Person(
+            track_id=int(track_ids[i]),
+            joints=np.where(present[:, None], joints[i], 0.0),
+            present=present,
+            scores=np.where(present, scores[i], np.nan),
+            visible=np.where(present, 1, -1).astype(np.int64),
+        )
+        if boxes is not None:
+            p.box = np.asarray(boxes[i], dtype=float)[:4].copy()
+        if box_scores is not None:
+            p.score = float(box_scores[i])
+        people.append(p)
+    return people

@@ -1,0 +1,103 @@
+"""Learned optical flow (RAFT and the other models of the ptlflow package), an optional extra.
+
+Install with ``pip install 'hrtrack[ptlflow]'`` (ptlflow plus torchvision 0.28.0). Spec:
+``ptlflow:MODEL:CHECKPOINT`` where CHECKPOINT is a local file or one of ptlflow's checkpoint
+names (e.g. ``things``) already in ptlflow's cache: nothing is downloaded here. ``none`` as
+checkpoint runs the model with random weights (for tests and timing only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+INSTALL_HINT = "pip install 'hrtrack[ptlflow]' (ptlflow and torchvision==0.28.0)"
+_SCHEMA_LIB: list[torch.library.Library] = []
+
+
+def _define_torchvision_ops() -> None:
+    """Let a CUDA-built torchvision import on CPU torch.
+
+    torchvision registers fake kernels for ``torchvision::nms``/``qnms`` at import time, which
+    fails when its compiled ops did not load (a CUDA wheel on CPU torch): the op schemas are then
+    defined here first. Nothing is defined when the real ops exist.
+    """
+    try:
+        torch.ops.torchvision.nms  # noqa: B018  (attribute access is the probe)
+        return
+    except (AttributeError, RuntimeError):
+        pass
+    lib = torch.library.Library("torchvision", "DEF")
+    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    _SCHEMA_LIB.append(lib)  # the definitions live as long as the Library object
+
+
+def import_ptlflow():
+    """Import ptlflow, or raise a one-line ValueError saying how to install it."""
+    try:
+        _define_torchvision_ops()
+        import ptlflow
+    except ImportError as exc:
+        raise ValueError(f"ptlflow flow needs the optional extra: {INSTALL_HINT} ({exc})") from None
+    return ptlflow
+
+
+def _cached_named_checkpoint(ptlflow, model_name: str, name: str) -> str:
+    """The cached file of ptlflow's named checkpoint ``name``; an error if it is not cached."""
+    urls = getattr(ptlflow.get_model_reference(model_name), "pretrained_checkpoints", {}) or {}
+    if name not in urls:
+        if os.sep in name or name.endswith((".ckpt", ".pth", ".pt")):
+            raise ValueError(f"{name}: ptlflow checkpoint file not found")
+        known = ", ".join(urls) or "none"
+        raise ValueError(f"ptlflow:{model_name}: no checkpoint file or name {name!r} (named checkpoints: {known})")
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urls[name]).name
+    if not cached.is_file():
+        raise ValueError(
+            f"ptlflow:{model_name}:{name}: checkpoint not in the cache; download {urls[name]} "
+            f"to {cached} (or give its local path)"
+        )
+    return str(cached)
+
+
+class PtlflowFlow:
+    """Dense flow from a ptlflow model on the CPU or GPU."""
+
+    def __init__(self, model_name: str, checkpoint: str | None, device: str | torch.device = "cpu") -> None:
+        ptlflow = import_ptlflow()
+        if model_name not in ptlflow.get_model_names():
+            raise ValueError(f"unknown ptlflow model {model_name!r}; e.g. raft_small, raft, rapidflow, neuflow2")
+        if not checkpoint:
+            raise ValueError(
+                f"ptlflow:{model_name} needs a checkpoint: ptlflow:{model_name}:PATH to a local .ckpt, "
+                "or a ptlflow checkpoint name already in its cache (nothing is downloaded)"
+            )
+        ckpt = None if checkpoint == "none" else checkpoint
+        if ckpt is not None and not Path(ckpt).is_file():
+            ckpt = _cached_named_checkpoint(ptlflow, model_name, ckpt)
+        try:
+            self.model = ptlflow.get_model(model_name, ckpt_path=ckpt).eval()
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(
+                f"ptlflow:{model_name}:{checkpoint}: could not load the checkpoint ({first}); give a local file path"
+            ) from None
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        self.name = model_name
+
+    @torch.inference_mode()
+    def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        from ptlflow.utils.io_adapter import IOAdapter
+
+        h, w = prev.shape[:2]
+        adapter = IOAdapter(self.model.output_stride, (h, w), cuda=self.device.type == "cuda")
+        # ptlflow models take images as read by OpenCV (BGR, HWC uint8), scaled to [0,1] by the adapter
+        inputs = adapter.prepare_inputs([prev, nxt])
+        inputs = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        preds = adapter.unscale(self.model(inputs))
+        flow = preds["flows"][0, 0].permute(1, 2, 0).float().cpu().numpy()
+        return np.ascontiguousarray(flow)

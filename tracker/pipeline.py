@@ -1,0 +1,164 @@
+"""The tracking pipeline in one screen: frames -> detect -> flow -> propagate + NMS -> pose -> track.
+
+Each stage is a small object with one method and a numpy data contract:
+
+* source: iterable of :class:`~tracker.detectors.base.Frame` (BGR image or None if undecodable);
+* detector: ``detect(frame) -> Detections`` (boxes ``(N,4)`` xyxy, scores ``(N,)``);
+* flow: ``compute(prev, nxt) -> (H,W,2)`` float32, or None for no flow;
+* estimator: ``(image, boxes, scores) -> Poses`` (keypoints ``(N,17,3)``, scores, boxes);
+* tracker: :class:`~tracker.flowtrack.FlowTracker` (advance by flow, propagate, assign ids).
+
+:func:`track` yields one :class:`FrameResult` per input frame, in order, and times every stage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pose.estimator import PoseEstimator
+from tracker.detectors.base import Detections, Frame, box_nms
+from tracker.flowtrack import FlowTracker
+
+STAGES = ("decode", "detect", "flow", "propagate+nms", "pose", "associate", "write")
+
+
+@dataclass
+class FrameResult:
+    """Tracked people of one frame.
+
+    track_ids ``(N,)`` int64 (unique, < 10000), keypoints ``(N,17,3)`` float32 (x, y, score in image
+    pixels, COCO order), boxes ``(N,4)`` float32 xyxy, scores ``(N,)`` float32 person scores.
+    ``decoded`` is False for a frame that could not be read (it has no people).
+    """
+
+    index: int
+    name: str
+    image_id: int | None
+    track_ids: np.ndarray
+    keypoints: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    decoded: bool = True
+    num_detections: int = 0
+    num_propagated: int = 0
+
+    @classmethod
+    def empty(cls, frame: Frame, decoded: bool = True) -> FrameResult:
+        return cls(
+            frame.index,
+            frame.name,
+            frame.image_id,
+            np.zeros(0, np.int64),
+            np.zeros((0, 17, 3), np.float32),
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            decoded,
+        )
+
+
+@dataclass
+class StageTimer:
+    """Wall-clock seconds spent per stage, and the number of frames seen."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frames: int = 0
+
+    def add(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - start
+        return now
+
+    def summary(self) -> str:
+        """A table: per stage total seconds and milliseconds per frame."""
+        n = max(self.frames, 1)
+        total = sum(self.seconds.values())
+        lines = [f"{'stage':<14} {'total s':>9} {'ms/frame':>9} {'share':>6}"]
+        for stage in STAGES:
+            s = self.seconds.get(stage, 0.0)
+            lines.append(f"{stage:<14} {s:>9.2f} {s / n * 1e3:>9.1f} {s / total if total else 0:>6.1%}")
+        fps = n / total if total else 0.0
+        lines.append(f"{'all':<14} {total:>9.2f} {total / n * 1e3:>9.1f} ({self.frames} frames, {fps:.2f} fps)")
+        return "\n".join(lines)
+
+
+@dataclass
+class PipelineConfig:
+    """box_nms: IoU threshold unifying detected and flow-propagated boxes (FlowTrack step 3).
+    min_box_score: detections below it are dropped before pose estimation.
+    propagate: add flow-propagated boxes (disable for the no-propagation baseline).
+    """
+
+    box_nms: float = 0.5
+    min_box_score: float = 0.0
+    propagate: bool = True
+
+
+def unify_boxes(detections: Detections, propagated: Detections, iou_threshold: float) -> tuple[Detections, int]:
+    """Detected and propagated boxes merged by box NMS; also the number of propagated kept."""
+    boxes = np.concatenate([detections.boxes, propagated.boxes])
+    scores = np.concatenate([detections.scores, propagated.scores])
+    keep = box_nms(boxes, scores, iou_threshold)
+    return Detections(boxes[keep], scores[keep]), int((keep >= len(detections)).sum())
+
+
+def track(
+    frames: Iterable[Frame],
+    detector,
+    estimator: PoseEstimator,
+    flow,
+    tracker: FlowTracker | None = None,
+    config: PipelineConfig | None = None,
+    timer: StageTimer | None = None,
+) -> Iterator[FrameResult]:
+    """Track people through ``frames``; yields one result per frame, in order."""
+    tracker = tracker or FlowTracker()
+    config = config or PipelineConfig()
+    timer = timer or StageTimer()
+    prev_image: np.ndarray | None = None
+    prev: FrameResult | None = None
+    t = time.perf_counter()
+    for frame in frames:
+        t = timer.add("decode", t)
+        timer.frames += 1
+        if frame.image is None:  # undecodable: no people; flow resumes from the last good frame
+            yield FrameResult.empty(frame, decoded=False)
+            t = time.perf_counter()
+            continue
+        dets = detector.detect(frame)
+        dets = dets.select(dets.scores >= config.min_box_score)
+        t = timer.add("detect", t)
+
+        field_ = flow.compute(prev_image, frame.image) if flow is not None and prev_image is not None else None
+        t = timer.add("flow", t)
+
+        tracker.advance(field_)
+        propagated = Detections()
+        if config.propagate and prev is not None and field_ is not None:
+            propagated = tracker.propagated_boxes(field_, prev.keypoints, prev.scores)
+        boxes, n_prop = unify_boxes(dets, propagated, config.box_nms)
+        t = timer.add("propagate+nms", t)
+
+        poses = estimator(frame.image, boxes.boxes, boxes.scores)
+        t = timer.add("pose", t)
+
+        ids = tracker.assign(poses.keypoints, poses.boxes, poses.scores)
+        result = FrameResult(
+            frame.index,
+            frame.name,
+            frame.image_id,
+            ids,
+            poses.keypoints,
+            poses.boxes,
+            poses.scores,
+            num_detections=len(dets),
+            num_propagated=n_prop,
+        )
+        t = timer.add("associate", t)
+        yield result
+        prev_image, prev = frame.image, result
+        t = time.perf_counter()
