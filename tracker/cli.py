@@ -58,6 +58,12 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from eval.api import run_eval_cli
+
+    return run_eval_cli(args.gt, args.pred, args.json, args.per_sequence, args.allow_missing)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hrtrack",
@@ -79,6 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
     bench.set_defaults(func=_cmd_bench)
+
+    from tracker.app import add_track_parser
+
+    add_track_parser(sub)
+
+    ev = sub.add_parser(
+        "eval",
+        help="PoseTrack mAP and MOTA (official poseval semantics)",
+        description="Score PoseTrack predictions against ground truth: per-sequence json files matched "
+        "by name (2017 annolist or 2018 COCO-like, in any combination).",
+    )
+    ev.add_argument("--gt", required=True, help="folder (or one file) of ground-truth sequence json files")
+    ev.add_argument("--pred", required=True, help="folder (or one file) of prediction json files, same names")
+    ev.add_argument("--json", metavar="OUT.json", help="also write the results as json (percent, NaN as null)")
+    ev.add_argument("--per-sequence", action="store_true", help="also report every sequence")
+    ev.add_argument("--allow-missing", action="store_true", help="score a missing prediction file as empty")
+    ev.set_defaults(func=_cmd_eval)
 
     weights = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
     weights.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")

@@ -133,11 +133,36 @@ def _natural_key(path: Path) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
-def open_source(source: str | os.PathLike[str]) -> VideoSource | ImageListSource:
-    """A video file or a frame folder (annotation lists are opened by the PoseTrack module)."""
+def annotation_source(
+    annotation: str | os.PathLike[str], images_root: str | os.PathLike[str] | None
+) -> ImageListSource:
+    """The frames listed in a PoseTrack 2017/2018 annotation file, in its order.
+
+    Image names are relative to ``images_root`` (default: the annotation's folder), so the
+    output has exactly the annotation's frames and can be evaluated against it.
+    """
+    from eval.posetrack import read_sequence
+
+    seq = read_sequence(annotation)
+    root = Path(images_root) if images_root else Path(annotation).parent
+    if not root.is_dir():
+        raise SourceError(f"{root}: images root folder not found")
+    if not seq.frames:
+        raise SourceError(f"{annotation}: annotation lists no frames")
+    names = [f.image for f in seq.frames]
+    paths = [root / n for n in names]
+    return ImageListSource(paths, names, label=str(annotation))
+
+
+def open_source(
+    source: str | os.PathLike[str], images_root: str | os.PathLike[str] | None = None
+) -> VideoSource | ImageListSource:
+    """A video file, a frame folder, or a PoseTrack annotation json (images under ``images_root``)."""
     path = Path(source)
     if path.is_dir():
         return folder_source(path)
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".json":
+        return annotation_source(path, images_root)
     return VideoSource(path)

@@ -1,0 +1,117 @@
+"""``hrtrack track``: build the stages from command-line options, run the pipeline, write outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from flow import make_flow
+from pose.checkpoint import load_checkpoint
+from pose.estimator import PoseEstimator, parse_input_size
+from pose.hrnet import build_model
+from tracker.detectors import make_detector
+from tracker.flowtrack import ASSOC_MODES, FlowTrackConfig, FlowTracker
+from tracker.pipeline import FrameResult, PipelineConfig, StageTimer, track
+from tracker.video import open_source
+from tracker.writers import FORMATS, OutputFilter, write_posetrack, write_tracks
+
+
+def add_track_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``track`` subcommand and its options."""
+    p = sub.add_parser(
+        "track",
+        help="track people's poses in a video, frame folder or PoseTrack image list",
+        description="Detect, propagate by optical flow, estimate poses with HRNet and link them by "
+        "flow-based OKS (FlowTrack). Writes PoseTrack json and a per-track export.",
+    )
+    p.add_argument("source", help="video file, folder of frames, or PoseTrack annotation json")
+    p.add_argument("--images-root", help="folder the annotation's image names are relative to")
+    p.add_argument("--weights", required=True, help="HRNet checkpoint (official, training or mmpose format)")
+    p.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC (default hrnet_w32)")
+    p.add_argument("--input-size", default="256x192", help="network input HxW (default 256x192; 384x288 for W48)")
+    p.add_argument(
+        "--keypoint-layout",
+        default="coco",
+        choices=["coco", "posetrack18"],
+        help="joint slots of the model: COCO (default) or PoseTrack 2018 (head_bottom/head_top)",
+    )
+    p.add_argument("--detector", default="hog", help="onnx:PATH, json:PATH, gt:ANNOTATION or hog (default, weak)")
+    p.add_argument("--det-threshold", type=float, help="detector score threshold (detector default if unset)")
+    p.add_argument("--flow", default="dis", help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)")
+    p.add_argument("--flow-max-side", type=int, default=512, help="flow working resolution, longer side (512)")
+    p.add_argument("--assoc", default="flow-oks", choices=ASSOC_MODES, help="association (default flow-oks)")
+    p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
+    p.add_argument("--box-nms", type=float, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
+    p.add_argument("--queue", type=int, default=5, help="frames of memory for flow-OKS (L_Q, default 5)")
+    p.add_argument("--min-box-score", type=float, default=0.5, help="person score to write a pose (0.5)")
+    p.add_argument("--min-joint-score", type=float, default=0.4, help="score to write a joint (0.4)")
+    p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
+    p.add_argument("--out", default="out/track", help="output folder (default out/track)")
+    p.add_argument("--name", help="sequence name for the output files (default: the source's name)")
+    p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated video (not yet available)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--batch-size", type=int, default=32, help="crops per network batch (default 32)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
+    p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
+    p.set_defaults(func=run_track)
+
+
+def run_track(args: argparse.Namespace) -> int:
+    """Run the pipeline for the parsed ``track`` options; returns the exit status."""
+    if args.render:
+        raise ValueError("--render needs the rendering module, which is not available yet")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    height, width = parse_input_size(args.input_size)
+    source = open_source(args.source, args.images_root)
+    detector = make_detector(args.detector, args.det_threshold)
+    flow = make_flow(args.flow, args.flow_max_side, args.device)
+    model = load_checkpoint(build_model(args.arch), args.weights)
+    estimator = PoseEstimator(
+        model,
+        (height, width),
+        device=args.device,
+        flip_test=not args.no_flip,
+        batch_size=args.batch_size,
+        compile=args.compile,
+        dtype=torch.bfloat16 if args.bf16 else torch.float32,
+    )
+    tracker = FlowTracker(FlowTrackConfig(assoc=args.assoc, queue_length=args.queue))
+    config = PipelineConfig(box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None)
+    timer = StageTimer()
+    name = args.name or Path(args.source).stem
+
+    results: list[FrameResult] = []
+    bar = tqdm(total=len(source), unit="frame", disable=args.quiet, desc=name, dynamic_ncols=True)
+    start = time.perf_counter()
+    for result in track(source, detector, estimator, flow, tracker, config, timer):
+        results.append(result)
+        bar.update(1)
+        bar.set_postfix(people=len(result.track_ids), fps=f"{len(results) / (time.perf_counter() - start):.1f}")
+    bar.close()
+
+    t = time.perf_counter()
+    out = Path(args.out)
+    formats = list(FORMATS) if args.format == "both" else [args.format]
+    filt = OutputFilter(args.min_box_score, args.min_joint_score)
+    written = write_posetrack(out, name, results, formats, filt, args.keypoint_layout)
+    written.append(write_tracks(out / "tracks" / f"{name}.json", results, args.min_box_score))
+    timer.add("write", t)
+
+    failed = getattr(source, "failed", 0)
+    if failed:
+        print(
+            f"hrtrack: warning: {failed} frame(s) could not be decoded and were written without people", file=sys.stderr
+        )
+    if not args.quiet:
+        print(timer.summary(), file=sys.stderr)
+    ids = {int(i) for r in results for i in r.track_ids}
+    print(f"{len(results)} frames, {len(ids)} tracks -> " + ", ".join(str(p) for p in written))
+    return 0

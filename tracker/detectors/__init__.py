@@ -1,0 +1,39 @@
+"""Person detectors: each is a small class with ``detect(frame) -> Detections``.
+
+``make_detector(spec)`` builds one from a command-line spec:
+
+* ``onnx:PATH`` — an ONNX person detector through onnxruntime (RTMDet end2end or raw YOLOX);
+* ``json:PATH`` — precomputed detections in COCO results format;
+* ``gt:ANNOTATION`` — boxes from a PoseTrack ground-truth file (the "GT box" setting);
+* ``hog`` — OpenCV's HOG people detector: needs no weights, but weak (upright, large people only).
+
+Adding a detector is one file with such a class and one line here.
+"""
+
+from __future__ import annotations
+
+from tracker.detectors.base import Detections, Frame, box_iou, box_nms
+
+__all__ = ["Detections", "Frame", "box_iou", "box_nms", "make_detector"]
+
+
+def make_detector(spec: str, score_threshold: float | None = None):
+    """A detector from its spec (see the module docstring)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "onnx" and arg:
+        from tracker.detectors.onnx import OnnxDetector
+
+        return OnnxDetector(arg, **({} if score_threshold is None else {"score_threshold": score_threshold}))
+    if kind == "json" and arg:
+        from tracker.detectors.precomputed import JsonDetections
+
+        return JsonDetections(arg, score_threshold or 0.0)
+    if kind == "gt" and arg:
+        from tracker.detectors.gt import GtBoxes
+
+        return GtBoxes(arg)
+    if kind == "hog" and not arg:
+        from tracker.detectors.hog import HogDetector
+
+        return HogDetector(**({} if score_threshold is None else {"score_threshold": score_threshold}))
+    raise ValueError(f"unknown detector {spec!r}: use onnx:PATH, json:PATH, gt:ANNOTATION or hog")
