@@ -41,6 +41,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
         run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0)
         return 0
+    if args.what == "track":
+        from tracker.bench import run_track_bench
+
+        run_track_bench(
+            args.video,
+            args.arch or "hrnet_w32",
+            args.input_size or "256x192",
+            args.detector,
+            args.flow,
+            args.weights,
+            args.frames,
+            args.device,
+            args.bf16,
+        )
+        return 0
     raise UserError(f"unknown benchmark {args.what!r}")
 
 
@@ -72,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bench = sub.add_parser("bench", help="measure speed (pose network vs. the machine's roofline)")
-    bench.add_argument("what", choices=["pose"], help="what to benchmark")
+    bench.add_argument("what", choices=["pose", "track"], help="what to benchmark")
     bench.add_argument("--arch", help="only this architecture (default: w32 256x192 and w48 384x288)")
     bench.add_argument("--input-size", help="HxW input for --arch, e.g. 256x192")
     bench.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
@@ -84,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
+    from tracker.bench import add_bench_track_args
+
+    add_bench_track_args(bench.add_argument_group("bench track"))
     bench.set_defaults(func=_cmd_bench)
 
     from tracker.app import add_track_parser

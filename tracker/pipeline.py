@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flow.base import FlowMethod
 from pose.estimator import PoseEstimator
-from tracker.detectors.base import Detections, Frame, box_nms
+from tracker.detectors.base import Detections, Detector, Frame, box_nms
 from tracker.flowtrack import FlowTracker
 
 STAGES = ("decode", "detect", "flow", "propagate+nms", "pose", "associate", "write")
@@ -108,9 +109,9 @@ def unify_boxes(detections: Detections, propagated: Detections, iou_threshold: f
 
 def track(
     frames: Iterable[Frame],
-    detector,
+    detector: Detector,
     estimator: PoseEstimator,
-    flow,
+    flow: FlowMethod | None,
     tracker: FlowTracker | None = None,
     config: PipelineConfig | None = None,
     timer: StageTimer | None = None,

@@ -12,12 +12,12 @@ Adding a detector is one file with such a class and one line here.
 
 from __future__ import annotations
 
-from tracker.detectors.base import Detections, Frame, box_iou, box_nms
+from tracker.detectors.base import Detections, Detector, Frame, box_iou, box_nms
 
-__all__ = ["Detections", "Frame", "box_iou", "box_nms", "make_detector"]
+__all__ = ["Detections", "Detector", "Frame", "box_iou", "box_nms", "make_detector"]
 
 
-def make_detector(spec: str, score_threshold: float | None = None):
+def make_detector(spec: str, score_threshold: float | None = None) -> Detector:
     """A detector from its spec (see the module docstring)."""
     kind, _, arg = spec.partition(":")
     if kind == "onnx" and arg:

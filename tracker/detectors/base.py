@@ -8,6 +8,7 @@ the dataset image id).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -46,6 +47,12 @@ class Detections:
 
     def select(self, index: np.ndarray) -> Detections:
         return Detections(self.boxes[index], self.scores[index])
+
+
+class Detector(Protocol):
+    """Anything that finds people in a frame."""
+
+    def detect(self, frame: Frame) -> Detections: ...
 
 
 def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -1,0 +1,81 @@
+"""``hrtrack bench track``: per-stage time of the tracking pipeline on a real video.
+
+The pose network gets random weights unless ``--weights`` is given (no weights ship here): its
+cost depends only on the number of boxes, which the detector decides. With random weights the
+person scores are near zero, so no flow-propagated box passes ``propagate_min_score``; the
+propagation stage is timed all the same (flow, moving joints, NMS). The figure of merit is the
+time of everything except the pose network, relative to the pose network (target <= 15 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from flow import make_flow
+from pose.checkpoint import load_checkpoint
+from pose.estimator import PoseEstimator, parse_input_size
+from pose.hrnet import build_model
+from tracker.detectors import make_detector
+from tracker.flowtrack import FlowTracker
+from tracker.pipeline import PipelineConfig, StageTimer, track
+from tracker.video import open_source
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_VIDEO = SHARED / "videos" / "pets2009_campus_480x360_795f.avi"
+DEFAULT_DETECTOR = SHARED / "models" / "rtmdet_nano_person.onnx"
+
+
+def add_bench_track_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--video", help=f"video to track (default {DEFAULT_VIDEO.name} from ../shared/data)")
+    p.add_argument("--detector", help="detector spec (default onnx: RTMDet-nano from ../shared/data, else hog)")
+    p.add_argument("--flow", default="dis", help="flow spec (default dis)")
+    p.add_argument("--weights", help="HRNet checkpoint (default: random weights of --arch)")
+    p.add_argument("--frames", type=int, help="only the first N frames")
+    p.add_argument("--bf16", action="store_true", help="network in bfloat16")
+
+
+def run_track_bench(
+    video: str | Path | None = None,
+    arch: str = "hrnet_w32",
+    input_size: str = "256x192",
+    detector: str | None = None,
+    flow: str = "dis",
+    weights: str | None = None,
+    frames: int | None = None,
+    device: str = "cpu",
+    bf16: bool = False,
+    echo: Callable[[str], None] = print,
+) -> StageTimer:
+    """Track ``video`` and print per-stage ms/frame and the non-pose / pose ratio."""
+    video = Path(video) if video else DEFAULT_VIDEO
+    if not video.exists():
+        raise ValueError(f"{video}: video not found (give --video)")
+    if detector is None:
+        detector = f"onnx:{DEFAULT_DETECTOR}" if DEFAULT_DETECTOR.exists() else "hog"
+    source = open_source(video)
+    model = build_model(arch)
+    if weights:
+        load_checkpoint(model, weights)
+    estimator = PoseEstimator(
+        model, parse_input_size(input_size), device=device, dtype=torch.bfloat16 if bf16 else torch.float32
+    )
+    timer = StageTimer()
+    stream = (f for f in source if frames is None or f.index < frames)
+    count = 0
+    for _ in track(stream, make_detector(detector), estimator, make_flow(flow), FlowTracker(), PipelineConfig(), timer):
+        count += 1
+    pose = timer.seconds["pose"]
+    rest = sum(v for k, v in timer.seconds.items() if k != "pose")
+    echo(
+        f"hrtrack bench track: {video.name}, {arch} {input_size}{' bf16' if bf16 else ''}, detector {detector}, "
+        f"flow {flow}, {'weights ' + str(weights) if weights else 'random weights'}, torch threads "
+        f"{torch.get_num_threads()}"
+    )
+    echo(timer.summary())
+    per_frame = rest / max(count, 1) * 1e3
+    echo(f"everything but the pose network: {per_frame:.1f} ms/frame = {rest / pose:.1%} of the pose network")
+    return timer
