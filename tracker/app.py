@@ -53,7 +53,7 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
     p.add_argument("--out", default="out/track", help="output folder (default out/track)")
     p.add_argument("--name", help="sequence name for the output files (default: the source's name)")
-    p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated video (not yet available)")
+    p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated H.264 video of the results")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch-size", type=int, default=32, help="crops per network batch (default 32)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
@@ -65,8 +65,6 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_track(args: argparse.Namespace) -> int:
     """Run the pipeline for the parsed ``track`` options; returns the exit status."""
-    if args.render:
-        raise ValueError("--render needs the rendering module, which is not available yet")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device is available")
     height, width = parse_input_size(args.input_size)
@@ -103,6 +101,12 @@ def run_track(args: argparse.Namespace) -> int:
     filt = OutputFilter(args.min_box_score, args.min_joint_score)
     written = write_posetrack(out, name, results, formats, filt, args.keypoint_layout)
     written.append(write_tracks(out / "tracks" / f"{name}.json", results, args.min_box_score))
+    if args.render:
+        from tracker.render import render_video
+
+        written.append(
+            render_video(args.source, results, args.render, images_root=args.images_root, progress=not args.quiet)
+        )
     timer.add("write", t)
 
     failed = getattr(source, "failed", 0)

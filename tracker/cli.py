@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_track_parser(sub)
 
+    from tracker.render import add_render_parser
+
+    add_render_parser(sub)
+
     ev = sub.add_parser(
         "eval",
         help="PoseTrack mAP and MOTA (official poseval semantics)",
