@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_render_parser(sub)
 
+    from tracker.synth import add_synth_parser
+
+    add_synth_parser(sub)
+
     ev = sub.add_parser(
         "eval",
         help="PoseTrack mAP and MOTA (official poseval semantics)",
