@@ -1,4 +1,7 @@
-"""PoseTrack evaluation (mAP and MOTA with the official poseval semantics)."""
+"""PoseTrack evaluation (mAP and MOTA with the official poseval semantics).
+
+The benchmark against the official tool lives in :mod:`eval.bench` (``hrtrack bench eval``).
+"""
 
 from .api import EvalError, evaluate, format_tables, load_pairs, run_eval_cli, to_jsonable
 from .posetrack import (
@@ -12,6 +15,7 @@ from .posetrack import (
     read_sequence,
     write_sequence,
 )
+from .synth import SynthConfig, make_synthetic, write_synthetic
 
 __all__ = [
     "JOINT_NAMES",
@@ -20,13 +24,16 @@ __all__ = [
     "Person",
     "PoseTrackError",
     "Sequence",
+    "SynthConfig",
     "coco17_to_posetrack15",
     "evaluate",
     "format_tables",
     "load_pairs",
+    "make_synthetic",
     "people_from_keypoints",
     "read_sequence",
     "run_eval_cli",
     "to_jsonable",
     "write_sequence",
+    "write_synthetic",
 ]

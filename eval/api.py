@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import compute_metrics, prepare_frames
-from .posetrack import Frame, PoseTrackError, Sequence, _atomic_write_json, read_sequence
+from .posetrack import Frame, PoseTrackError, Sequence, _atomic_write_json, gc_paused, read_sequence
 
 GROUP_ORDER = ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "total")
 
@@ -78,16 +78,17 @@ def evaluate(
     "num_sequences", "num_frames", "missing_predictions"}`` plus ``"sequences": {name: ...}``
     when ``per_sequence``. Undefined values are NaN.
     """
-    gts, prs, missing = load_pairs(gt_dir, pred_dir, allow_missing)
-    frames = prepare_frames(gts, prs)
-    result = compute_metrics(frames)
-    result["num_sequences"] = len(gts)
-    result["num_frames"] = len(frames)
-    result["missing_predictions"] = missing
-    if per_sequence:
-        result["sequences"] = {
-            seq.name: compute_metrics([f for f in frames if f.seq == si]) for si, seq in enumerate(gts)
-        }
+    with gc_paused():
+        gts, prs, missing = load_pairs(gt_dir, pred_dir, allow_missing)
+        frames = prepare_frames(gts, prs)
+        result = compute_metrics(frames)
+        result["num_sequences"] = len(gts)
+        result["num_frames"] = len(frames)
+        result["missing_predictions"] = missing
+        if per_sequence:
+            result["sequences"] = {
+                seq.name: compute_metrics([f for f in frames if f.seq == si]) for si, seq in enumerate(gts)
+            }
     return result
 
 

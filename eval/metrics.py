@@ -5,7 +5,8 @@
 * :func:`assign_frame` - PCKh@0.5 distances and the one-to-one pose assignment of a frame.
 * :func:`average_precision` - all-point VOC AP of one joint.
 * :class:`MotCounter` - the event rules of ``motmetrics.MOTAccumulator.update`` (1.4),
-  counted directly instead of stored in pandas frames (tests prove the counts equal).
+  counted directly instead of stored in pandas frames (tests prove the counts equal); frames
+  whose candidate pairs are disjoint (the usual case) take a short path without any solver.
 * :func:`compute_metrics` - AP per joint and MOTA / MOTP / precision / recall per joint.
 
 Everything works on the 15 poseval joints (see :mod:`eval.posetrack`).
@@ -14,7 +15,7 @@ Everything works on the 15 poseval joints (see :mod:`eval.posetrack`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import isfinite
+from math import isfinite, sqrt
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -57,11 +58,23 @@ def points_in_polygon(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """Which of the (N, 2) points lie strictly inside the polygon (K, 2) (boundary excluded,
     like shapely's ``contains``; even-odd rule). Polygons with < 3 vertices contain nothing."""
     points = np.asarray(points, dtype=float).reshape(-1, 2)
+    result = np.zeros(len(points), dtype=bool)
     if len(poly) < 3 or len(points) == 0:
-        return np.zeros(len(points), dtype=bool)
+        return result
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    near = np.flatnonzero((points >= lo).all(axis=1) & (points <= hi).all(axis=1))  # in the bounding box
+    if len(near) == 0:
+        return result
+    result[near] = _in_polygon(points[near], poly)
+    return result
+
+
+def _in_polygon(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """:func:`points_in_polygon` without the bounding-box shortcut."""
     x, y = points[:, 0:1], points[:, 1:2]  # (N, 1)
     x1, y1 = poly[:, 0][None, :], poly[:, 1][None, :]  # (1, K)
-    x2, y2 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
+    nxt = np.r_[1 : len(poly), 0]
+    x2, y2 = poly[nxt, 0][None, :], poly[nxt, 1][None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         crosses = (y1 > y) != (y2 > y)
         x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
@@ -79,30 +92,76 @@ def points_in_polygon(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 def _drop_ignored(people: list[Person], polys: list[np.ndarray]) -> list[Person]:
     """Remove joints inside any ignore polygon; people left without joints are dropped."""
+    if not people:
+        return people
+    points = np.concatenate([p.joints for p in people])
+    inside = np.zeros(len(points), dtype=bool)
+    for poly in polys:
+        inside |= points_in_polygon(points, poly)
+    inside = inside.reshape(len(people), NUM_JOINTS)
+    present = np.array([p.present for p in people], dtype=bool).reshape(-1, NUM_JOINTS)
+    hit = (inside & present).any(axis=1).tolist()
+    present &= ~inside
+    keep = present.any(axis=1).tolist()
     kept = []
-    for p in people:
-        present = p.present.copy()
-        for poly in polys:
-            present &= ~points_in_polygon(p.joints, poly)
-        if present.any():
-            q = Person(**{**p.__dict__, "present": present})
-            kept.append(q)
+    for k, p in enumerate(people):
+        if keep[k]:
+            kept.append(Person(**{**p.__dict__, "present": present[k]}) if hit[k] else p)
     return kept
 
 
-def _check_ids(people: list[Person], where: str, what: str) -> np.ndarray:
-    ids = []
-    for p in people:
-        if p.track_id is None:
+def _check_ids(people: list[Person], where: str, what: str) -> None:
+    ids = [p.track_id for p in people]
+    for tid in ids:
+        if tid is None:
             raise PoseTrackError(f"{where}: a {what} person has no track_id")
-        if not 0 <= p.track_id < MAX_TRACK_ID:
-            raise PoseTrackError(f"{where}: {what} track_id {p.track_id} outside [0, {MAX_TRACK_ID})")
-        ids.append(p.track_id)
-    arr = np.asarray(ids, dtype=np.int64)
-    if len(np.unique(arr)) != len(arr):
-        dup = sorted({int(i) for i in arr if (arr == i).sum() > 1})
+        if not 0 <= tid < MAX_TRACK_ID:
+            raise PoseTrackError(f"{where}: {what} track_id {tid} outside [0, {MAX_TRACK_ID})")
+    if len(set(ids)) != len(ids):
+        dup = sorted({int(i) for i in ids if ids.count(i) > 1})
         raise PoseTrackError(f"{where}: duplicate {what} track ids {dup} in one frame")
-    return arr
+
+
+def _frame_arrays(si: int, kept: list[tuple[str, list[Person], list[Person]]]) -> list[FrameData]:
+    """The cleaned frames of sequence ``si`` as arrays (built once per sequence, sliced per frame)."""
+    if not kept:
+        return []
+    offset = si * MAX_TRACK_ID
+    gts = [p for _, g, _ in kept for p in g]
+    prs = [p for _, _, pr in kept for p in pr]
+    gt_xy = np.array([p.joints for p in gts], dtype=float).reshape(-1, NUM_JOINTS, 2)
+    gt_present = np.array([p.present for p in gts], dtype=bool).reshape(-1, NUM_JOINTS)
+    gt_ids = np.array([p.track_id for p in gts], dtype=np.int64) + offset
+    head_size = np.full(len(gts), np.nan)
+    for k, p in enumerate(gts):
+        if p.head_box is not None:  # poseval's getHeadSize: np.linalg.norm = sqrt(v.dot(v))
+            v = p.head_box[2:] - p.head_box[:2]
+            head_size[k] = 0.6 * sqrt(v.dot(v))
+    pr_xy = np.array([p.joints for p in prs], dtype=float).reshape(-1, NUM_JOINTS, 2)
+    pr_present = np.array([p.present for p in prs], dtype=bool).reshape(-1, NUM_JOINTS)
+    pr_scores = np.array([p.scores for p in prs], dtype=float).reshape(-1, NUM_JOINTS)
+    pr_scores[np.isnan(pr_scores)] = MIN_SCORE
+    pr_ids = np.array([p.track_id for p in prs], dtype=np.int64) + offset
+    frames = []
+    g0 = p0 = 0
+    for where, g, pr in kept:
+        g1, p1 = g0 + len(g), p0 + len(pr)
+        frames.append(
+            FrameData(
+                seq=si,
+                gt_xy=gt_xy[g0:g1],
+                gt_present=gt_present[g0:g1],
+                gt_ids=gt_ids[g0:g1],
+                head_size=head_size[g0:g1],
+                pr_xy=pr_xy[p0:p1],
+                pr_present=pr_present[p0:p1],
+                pr_scores=pr_scores[p0:p1],
+                pr_ids=pr_ids[p0:p1],
+                where=where,
+            )
+        )
+        g0, p0 = g1, p1
+    return frames
 
 
 def prepare_frames(gt_seqs: list[Sequence], pr_seqs: list[Sequence]) -> list[FrameData]:
@@ -113,6 +172,7 @@ def prepare_frames(gt_seqs: list[Sequence], pr_seqs: list[Sequence]) -> list[Fra
             raise PoseTrackError(
                 f"sequence {gt.name}: prediction has {len(pr.frames)} frames, ground truth has {len(gt.frames)}"
             )
+        kept: list[tuple[str, list[Person], list[Person]]] = []
         for fi, (gf, pf) in enumerate(zip(gt.frames, pr.frames, strict=True)):
             where = f"{gt.name} frame {fi} ({gf.image or pf.image})"
             _check_ids(pf.people, where, "predicted")
@@ -124,29 +184,8 @@ def prepare_frames(gt_seqs: list[Sequence], pr_seqs: list[Sequence]) -> list[Fra
             if gf.ignore_regions:
                 ppeople = _drop_ignored(ppeople, gf.ignore_regions)
                 gpeople = _drop_ignored(gpeople, gf.ignore_regions)
-            offset = si * MAX_TRACK_ID
-            hs = np.array(
-                [
-                    np.nan if p.head_box is None else 0.6 * np.linalg.norm(p.head_box[2:] - p.head_box[:2])
-                    for p in gpeople
-                ]
-            )
-            frames.append(
-                FrameData(
-                    seq=si,
-                    gt_xy=np.array([p.joints for p in gpeople]).reshape(-1, NUM_JOINTS, 2),
-                    gt_present=np.array([p.present for p in gpeople], dtype=bool).reshape(-1, NUM_JOINTS),
-                    gt_ids=np.array([p.track_id + offset for p in gpeople], dtype=np.int64),
-                    head_size=hs.reshape(-1),
-                    pr_xy=np.array([p.joints for p in ppeople]).reshape(-1, NUM_JOINTS, 2),
-                    pr_present=np.array([p.present for p in ppeople], dtype=bool).reshape(-1, NUM_JOINTS),
-                    pr_scores=np.array([np.where(np.isnan(p.scores), MIN_SCORE, p.scores) for p in ppeople]).reshape(
-                        -1, NUM_JOINTS
-                    ),
-                    pr_ids=np.array([p.track_id + offset for p in ppeople], dtype=np.int64),
-                    where=where,
-                )
-            )
+            kept.append((where, gpeople, ppeople))
+        frames.extend(_frame_arrays(si, kept))
     return frames
 
 
@@ -176,16 +215,20 @@ def assign_frame(f: FrameData) -> FrameAssignment:
     if n_pr == 0 or n_gt == 0:
         return FrameAssignment(dist, dist <= PCKH_THRESHOLD, pred_to_gt, np.zeros((n_pr, NUM_JOINTS), dtype=bool))
     both = f.pr_present[:, None, :] & f.gt_present[None, :, :]
-    if (both.any(axis=(0, 2)) & np.isnan(f.head_size)).any():
+    hs = f.head_size
+    if np.isnan(hs).any() and (both.any(axis=(0, 2)) & np.isnan(hs)).any():
         raise PoseTrackError(f"{f.where}: a GT person has joints but no head box (x1..y2 / bbox_head)")
     diff = f.pr_xy[:, None, :, :] - f.gt_xy[None, :, :, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) / f.head_size[None, :, None]
+    sq = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])
+    if (hs > 0).all():  # the usual case; the error state context costs as much as the division
+        d = sq / hs[None, :, None]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = sq / hs[None, :, None]
     dist = np.where(both, d, np.inf)
     match = dist <= PCKH_THRESHOLD
-    n_annot = f.gt_present.sum(axis=1)
-    pck = match.sum(axis=2).astype(float)
-    pck = np.where(n_annot[None, :] > 0, pck / np.maximum(n_annot, 1)[None, :], pck)
+    # matched / annotated joints (a GT person without joints has no matches: 0 / 1)
+    pck = match.sum(axis=2) / np.maximum(f.gt_present.sum(axis=1), 1)[None, :]
     # each prediction keeps only its best GT (first on ties) ...
     best_gt = np.argmax(pck, axis=1)
     keep = np.zeros_like(pck)
@@ -284,22 +327,48 @@ class MotCounter:
 
     def update_pairs(self, oids: list, hids: list, pairs: list[tuple[int, int, float]]) -> None:
         """:meth:`update` with the finite entries of the distance matrix given as (row, column, distance)."""
-        no, nh = len(oids), len(hids)
+        self.update_frame(len(oids), len(hids), [(i, j, v, oids[i], hids[j]) for i, j, v in pairs])
+
+    def update_frame(self, no: int, nh: int, pairs: list[tuple[int, int, float, int, int]]) -> None:
+        """One frame given as the numbers of objects and hypotheses and the finite entries of the
+        distance matrix as (row, column, distance, object id, hypothesis id); rows and columns are
+        the positions of the ids in the frame's id lists."""
         self.frames += 1
-        if not pairs:
+        npairs = len(pairs)
+        if not npairs:
             self.misses += no
             self.false_positives += nh
             return
-        self.sum_d_events += sum(v for _, _, v in pairs)  # the RAW events
+        m = self._m
+        if npairs == 1 or len({q[0] for q in pairs}) == npairs == len({q[1] for q in pairs}):
+            # Disjoint edges (the usual case): step 1 takes the pairs that continue an established
+            # correspondence, step 2 all the others (every optimal assignment takes every edge).
+            raw = 0.0
+            for _, _, v, o, h in pairs:
+                raw += v
+                if m.get(o) == h:
+                    self.matches += 1
+                    self.sum_d_matched += v
+                    self.sum_d_events += v
+                else:
+                    self._pair(o, h, v)
+            self.sum_d_events += raw  # the RAW events
+            self.misses += no - npairs
+            self.false_positives += nh - npairs
+            return
+        self.sum_d_events += sum(q[2] for q in pairs)  # the RAW events
         o_used = [False] * no
         h_used = [False] * nh
-        # 1. carry forward established correspondences
-        hpos = {h: k for k, h in enumerate(hids)}
-        dist = {(i, j): v for i, j, v in pairs}
-        for i, o in enumerate(oids):
-            if o not in self._m:
+        dist = {(i, j): v for i, j, v, _, _ in pairs}
+        oid_at = {i: o for i, _, _, o, _ in pairs}
+        hid_at = {j: h for _, j, _, _, h in pairs}
+        hpos = {h: j for j, h in hid_at.items()}
+        # 1. carry forward established correspondences (objects in frame order)
+        for i in sorted(oid_at):
+            o = oid_at[i]
+            if o not in m:
                 continue
-            j = hpos.get(self._m[o])
+            j = hpos.get(m[o])
             if j is None or h_used[j] or (i, j) not in dist:
                 continue
             o_used[i] = h_used[j] = True
@@ -307,9 +376,9 @@ class MotCounter:
             self.sum_d_matched += dist[i, j]
             self.sum_d_events += dist[i, j]
             self._matched_oids.add(o)
-            self._matched_hids.add(hids[j])
+            self._matched_hids.add(hid_at[j])
         # 2. optimal assignment of the rest
-        rest = [(i, j) for i, j, _ in pairs if not (o_used[i] or h_used[j])]
+        rest = [(i, j) for i, j, _, _, _ in pairs if not (o_used[i] or h_used[j])]
         if rest:
             if len({i for i, _ in rest}) == len(rest) == len({j for _, j in rest}):
                 chosen = rest  # disjoint edges: every optimum takes all of them
@@ -319,7 +388,7 @@ class MotCounter:
                     d[i, j] = dist[i, j]
                 chosen = list(zip(*_assign_lsa(d), strict=True))
             for i, j in chosen:
-                self._pair(oids[i], hids[j], dist[i, j])
+                self._pair(oid_at[i], hid_at[j], dist[i, j])
                 o_used[i] = h_used[j] = True
         # 3./4. what is left is missed / false
         self.misses += o_used.count(False)
@@ -355,37 +424,47 @@ def mot_inputs(f: FrameData, a: FrameAssignment, joint: int) -> tuple[np.ndarray
 class _MotFrame:
     """The per-joint accumulator inputs of one frame, computed for all joints at once."""
 
-    __slots__ = ("dummy", "gt_ids", "md", "pairs", "pr_ids")
+    __slots__ = ("dummy", "f", "n_gt", "n_pr", "pairs")
 
     def __init__(self, f: FrameData, a: FrameAssignment) -> None:
+        self.f = f
         self.dummy = len(f.gt_ids) == 0 or len(f.pr_ids) == 0
         if self.dummy:
             return
-        gt_t, pr_t = f.gt_present.T, f.pr_present.T  # (15, G), (15, P)
-        self.gt_ids = [f.gt_ids[m].tolist() for m in gt_t]
-        self.pr_ids = [f.pr_ids[m].tolist() for m in pr_t]
+        self.n_gt = f.gt_present.sum(axis=0).tolist()
+        self.n_pr = f.pr_present.sum(axis=0).tolist()
         gt_rank = np.cumsum(f.gt_present, axis=0) - 1  # row of each GT person in its joint's list
         pr_rank = np.cumsum(f.pr_present, axis=0) - 1
         p, g, j = np.nonzero(a.match)  # a match implies the joint exists on both sides
-        self.pairs: list[list[tuple[int, int, float]]] = [[] for _ in range(NUM_JOINTS)]
-        for jj, gi, pi, v in zip(
-            j.tolist(), gt_rank[g, j].tolist(), pr_rank[p, j].tolist(), a.dist[p, g, j].tolist(), strict=True
+        self.pairs: list[list[tuple[int, int, float, int, int]]] = [[] for _ in range(NUM_JOINTS)]
+        for q in zip(
+            j.tolist(),
+            gt_rank[g, j].tolist(),
+            pr_rank[p, j].tolist(),
+            a.dist[p, g, j].tolist(),
+            f.gt_ids[g].tolist(),
+            f.pr_ids[p].tolist(),
+            strict=True,
         ):
-            self.pairs[jj].append((gi, pi, v))
+            self.pairs[q[0]].append(q[1:])
 
-    def joint_pairs(self, j: int) -> tuple[list, list, list[tuple[int, int, float]]]:
-        """GT ids, predicted ids and finite (row, column, distance) entries for joint ``j``."""
+    def update(self, counter: MotCounter, j: int) -> None:
+        """Feed joint ``j`` of this frame to ``counter``."""
         if self.dummy:
-            return [0], [0], []
-        return self.gt_ids[j], self.pr_ids[j], self.pairs[j]
+            counter.update_frame(1, 1, [])
+        else:
+            counter.update_frame(self.n_gt[j], self.n_pr[j], self.pairs[j])
 
     def joint(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The same as a dense (n_gt, n_pred) matrix with NaN for non-pairs."""
-        oids, hids, pairs = self.joint_pairs(j)
+        """GT ids, predicted ids and the dense (n_gt, n_pred) distance matrix (NaN: no pair) of joint ``j``."""
+        if self.dummy:
+            return np.zeros(1, np.int64), np.zeros(1, np.int64), np.full((1, 1), np.nan)
+        oids = self.f.gt_ids[self.f.gt_present[:, j]]
+        hids = self.f.pr_ids[self.f.pr_present[:, j]]
         d = np.full((len(oids), len(hids)), np.nan)
-        for i, k, v in pairs:
+        for i, k, v, _, _ in self.pairs[j]:
             d[i, k] = v
-        return np.asarray(oids, np.int64), np.asarray(hids, np.int64), d
+        return oids.astype(np.int64), hids.astype(np.int64), d
 
 
 # ----------------------------------------------------------------------------- totals
@@ -422,23 +501,25 @@ def counts_for(frames: list[FrameData]) -> JointCounts:
     """Accumulate AP detections and MOT counts over cleaned frames (several sequences allowed)."""
     c = JointCounts()
     by_seq: dict[int, list[int]] = {}
-    assignments = []
+    assignments = [assign_frame(f) for f in frames]
     for k, f in enumerate(frames):
-        a = assign_frame(f)
-        assignments.append(a)
         by_seq.setdefault(f.seq, []).append(k)
-        c.n_gt += f.gt_present.sum(axis=0)
-        for j in range(NUM_JOINTS):
-            has = f.pr_present[:, j]
+    if frames:
+        c.n_gt += np.concatenate([f.gt_present for f in frames]).sum(axis=0)
+        present = np.concatenate([f.pr_present for f in frames])
+        scores = np.concatenate([f.pr_scores for f in frames])
+        labels = np.concatenate([a.labels for a in assignments])
+        for j in range(NUM_JOINTS):  # detections in poseval's order: frame by frame, person by person
+            has = present[:, j]
             if has.any():
-                c.ap_scores[j].append(f.pr_scores[has, j])
-                c.ap_labels[j].append(a.labels[has, j])
+                c.ap_scores[j].append(scores[has, j])
+                c.ap_labels[j].append(labels[has, j])
     for ks in by_seq.values():
         counters = [MotCounter() for _ in range(NUM_JOINTS)]
         for k in ks[:-1]:  # the last (labelled) frame of every sequence is not scored
             mf = _MotFrame(frames[k], assignments[k])
             for j in range(NUM_JOINTS):
-                counters[j].update_pairs(*mf.joint_pairs(j))
+                mf.update(counters[j], j)
         for j, mc in enumerate(counters):
             c.misses[j] += mc.misses
             c.switches[j] += mc.switches

@@ -234,3 +234,66 @@ def test_posetrack18_fixture(shared_data: Path) -> None:
     for x, target, weight, _ in loader:
         assert x.shape[1:] == (3, 64, 64) and target.shape[1:] == (17, 16, 16)
         assert (weight[:, 3:5] == 0).all()  # PoseTrack has no ears
+
+
+def _pt17_point(jid: int, x: float, y: float, visible: int | None = 1) -> dict[str, list[float]]:
+    point: dict[str, list[float]] = {"id": [jid], "x": [x], "y": [y]}
+    if visible is not None:
+        point["is_visible"] = [visible]
+    return point
+
+
+def test_posetrack17_joint_ids_map_to_posetrack18_slots(tmp_path: Path) -> None:
+    from pose.train.data import POSETRACK17_TO_SLOT, posetrack17_records
+
+    (tmp_path / "v").mkdir()
+    cv2.imwrite(str(tmp_path / "v" / "1.jpg"), np.zeros((300, 300, 3), np.uint8))
+    points = [_pt17_point(j, 10 + 10 * j, 20 + 5 * j, visible=0 if j == 4 else 1) for j in range(15)]
+    rect = {"track_id": [7], "x1": [0], "y1": [0], "x2": [9], "y2": [9], "annopoints": [{"point": points}]}
+    frames = [
+        {"image": [{"name": "v/1.jpg"}], "imgnum": [1], "is_labeled": [1], "annorect": [rect]},
+        {"image": [{"name": "v/1.jpg"}], "imgnum": [2], "is_labeled": [0], "annorect": [rect]},
+        {"image": [{"name": "v/2.jpg"}], "imgnum": [3], "is_labeled": [1], "annorect": [rect]},
+        {"image": [{"name": "v/1.jpg"}], "imgnum": [4], "is_labeled": [1], "annorect": [{"track_id": [1]}]},
+    ]
+    (tmp_path / "seq.json").write_text(json.dumps({"annolist": frames}))
+    records = posetrack17_records(tmp_path / "seq.json", tmp_path)
+    assert len(records) == 1
+    assert dict(records.skipped) == {"unlabelled frame": 1, "missing image": 1, "no visible joints": 1}
+    rec = records[0]
+    assert (rec.image_id, rec.ann_id) == (1, 7)
+    named = {"r_ankle": 16, "r_knee": 14, "r_hip": 12, "l_hip": 11, "l_knee": 13, "l_ankle": 15, "r_wrist": 10}
+    named |= {"r_elbow": 8, "r_shoulder": 6, "l_shoulder": 5, "l_elbow": 7, "l_wrist": 9}
+    named |= {"head_bottom": 1, "nose": 0, "head_top": 2}
+    assert tuple(named.values()) == POSETRACK17_TO_SLOT
+    for jid, slot in enumerate(POSETRACK17_TO_SLOT):
+        np.testing.assert_allclose(rec.joints[slot, :2], [10 + 10 * jid, 20 + 5 * jid])
+    assert rec.joints[13, 2] == 1 and rec.joints[0, 2] == 2  # occluded (id 4 = l_knee) still labelled
+    assert (rec.joints[3:5] == 0).all()  # ears are not in PoseTrack
+    np.testing.assert_allclose(rec.box, keypoint_box(rec.joints))  # keypoint box +15 %, not the head box
+    with pytest.raises(ValueError, match="cannot read PoseTrack 2017"):
+        (tmp_path / "bad.json").write_text("{}")
+        posetrack17_records(tmp_path / "bad.json", tmp_path)
+
+
+def test_posetrack17_bonn_fixture(shared_data: Path) -> None:
+    from pose.train.data import posetrack17_records
+
+    bonn = shared_data / "bonn_posetrack"
+    ann = bonn / "060470979_posetrack2017.json"
+    records = posetrack17_records(ann, bonn)
+    frames = json.loads(ann.read_text())["annolist"]
+    labelled = [f for f in frames if f["is_labeled"][0]]
+    assert len(records) == sum(len(f["annorect"]) for f in labelled) == 164
+    assert not records.skipped
+    rec = records[0]
+    assert rec.image.endswith("videos/060470979/00001.jpg") and Path(rec.image).is_file()
+    first = frames[0]["annorect"][0]
+    points = {p["id"][0]: (p["x"][0], p["y"][0]) for p in first["annopoints"][0]["point"]}
+    np.testing.assert_allclose(rec.joints[2, :2], points[14])  # head_top -> slot 2
+    np.testing.assert_allclose(rec.joints[1, :2], points[12])  # head_bottom -> slot 1
+    np.testing.assert_allclose(rec.joints[16, :2], points[0])  # r_ankle -> slot 16
+    assert rec.joints[0, 2] == 0  # this conversion has no nose
+    ds = KeypointDataset(records, (64, 64), AugmentConfig(flip_pairs=POSETRACK18_FLIP_PAIRS), seed=0)
+    x, target, weight, _ = ds[5]
+    assert x.shape == (3, 64, 64) and target.shape == (17, 16, 16) and (weight[3:5] == 0).all()

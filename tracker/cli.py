@@ -17,46 +17,54 @@ class UserError(Exception):
     """A problem with the user's input; reported as one line without a traceback."""
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "pose":
-        from pose.bench import run_pose_bench
-        from pose.estimator import parse_input_size
-        from pose.hrnet import parse_arch
+def _cmd_bench_pose(args: argparse.Namespace) -> int:
+    from pose.bench import run_pose_bench
+    from pose.estimator import parse_input_size
+    from pose.hrnet import parse_arch
 
-        cases = DEFAULT_CASES
-        if args.arch or args.input_size:
-            arch = args.arch or "hrnet_w32"
-            parse_arch(arch)
-            h, w = parse_input_size(args.input_size or "256x192")
-            if (arch, h, w) not in PAPER_GMACS:
-                known = ", ".join(f"{a} {hh}x{ww}" for a, hh, ww in PAPER_GMACS)
-                raise UserError(f"no published GMACs for {arch} {h}x{w}; known: {known}")
-            cases = ((arch, h, w),)
-        modes = tuple(args.modes.split(","))
-        for mode in modes:
-            if mode not in MODE_DTYPES:
-                raise UserError(f"unknown mode {mode!r}: use " + ", ".join(MODE_DTYPES))
-        batches = tuple(int(b) for b in args.batch.split(","))
-        if args.quick:
-            cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
-        run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0)
-        return 0
-    if args.what == "track":
-        from tracker.bench import run_track_bench
+    cases = DEFAULT_CASES
+    if args.arch or args.input_size:
+        arch = args.arch or "hrnet_w32"
+        parse_arch(arch)
+        h, w = parse_input_size(args.input_size or "256x192")
+        if (arch, h, w) not in PAPER_GMACS:
+            known = ", ".join(f"{a} {hh}x{ww}" for a, hh, ww in PAPER_GMACS)
+            raise UserError(f"no published GMACs for {arch} {h}x{w}; known: {known}")
+        cases = ((arch, h, w),)
+    modes = tuple(args.modes.split(","))
+    for mode in modes:
+        if mode not in MODE_DTYPES:
+            raise UserError(f"unknown mode {mode!r}: use " + ", ".join(MODE_DTYPES))
+    batches = tuple(int(b) for b in args.batch.split(","))
+    if args.quick:
+        cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
+    run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0)
+    return 0
 
-        run_track_bench(
-            args.video,
-            args.arch or "hrnet_w32",
-            args.input_size or "256x192",
-            args.detector,
-            args.flow,
-            args.weights,
-            args.frames,
-            args.device,
-            args.bf16,
-        )
-        return 0
-    raise UserError(f"unknown benchmark {args.what!r}")
+
+def _cmd_bench_track(args: argparse.Namespace) -> int:
+    from tracker.bench import run_track_bench
+
+    run_track_bench(
+        args.video,
+        args.arch,
+        args.input_size,
+        args.detector,
+        args.flow,
+        args.weights,
+        args.frames,
+        args.device,
+        args.bf16,
+    )
+    return 0
+
+
+def _cmd_bench_train(args: argparse.Namespace) -> int:
+    from pose.estimator import parse_input_size
+    from pose.train.bench import run_train_bench
+
+    run_train_bench(args.device, args.batch, args.steps, args.arch, parse_input_size(args.input_size))
+    return 0
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
@@ -79,6 +87,48 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return run_eval_cli(args.gt, args.pred, args.json, args.per_sequence, args.allow_missing)
 
 
+def _add_bench_parsers(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="speed benchmarks (pose network, tracking, evaluation, training)")
+    kinds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
+
+    pose = kinds.add_parser("pose", help="pose network throughput vs. a single-convolution roofline")
+    pose.add_argument("--arch", help="only this architecture (default: w32 256x192 and w48 384x288)")
+    pose.add_argument("--input-size", help="HxW input for --arch, e.g. 256x192")
+    pose.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
+    pose.add_argument(
+        "--modes",
+        default=",".join(MODE_DTYPES),
+        help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
+        "compiled (+ torch.compile), bf16 and bf16-compiled (the same in bfloat16); default: all",
+    )
+    pose.add_argument("--device", default="cpu", help="cpu or cuda")
+    pose.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
+    pose.set_defaults(func=_cmd_bench_pose)
+
+    from tracker.bench import add_bench_track_args
+
+    track = kinds.add_parser("track", help="per-stage time of the tracking pipeline on a video")
+    track.add_argument("--arch", default="hrnet_w32", help="architecture (default hrnet_w32)")
+    track.add_argument("--input-size", default="256x192", help="network input HxW (default 256x192)")
+    track.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_bench_track_args(track)
+    track.set_defaults(func=_cmd_bench_track)
+
+    from eval.bench import add_bench_eval_args, run_bench_eval_cli
+
+    ev = kinds.add_parser("eval", help="our PoseTrack evaluator on a large synthetic set (vs. poseval)")
+    add_bench_eval_args(ev)
+    ev.set_defaults(func=run_bench_eval_cli)
+
+    train = kinds.add_parser("train", help="images/s of one training step (CPU, and CUDA when present)")
+    train.add_argument("--arch", default="hrnet_w32", help="architecture (default hrnet_w32)")
+    train.add_argument("--input-size", default="256x192", help="network input HxW (default 256x192)")
+    train.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    train.add_argument("--steps", type=int, default=3, help="timed steps (default 3)")
+    train.add_argument("--device", default="cpu", help="cpu (also CUDA when present) or cuda")
+    train.set_defaults(func=_cmd_bench_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hrtrack",
@@ -86,35 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    bench = sub.add_parser("bench", help="measure speed (pose network vs. the machine's roofline)")
-    bench.add_argument("what", choices=["pose", "track"], help="what to benchmark")
-    bench.add_argument("--arch", help="only this architecture (default: w32 256x192 and w48 384x288)")
-    bench.add_argument("--input-size", help="HxW input for --arch, e.g. 256x192")
-    bench.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
-    bench.add_argument(
-        "--modes",
-        default=",".join(MODE_DTYPES),
-        help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
-        "compiled (+ torch.compile), bf16 and bf16-compiled (the same in bfloat16); default: all",
-    )
-    bench.add_argument("--device", default="cpu", help="cpu or cuda")
-    bench.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
-    from tracker.bench import add_bench_track_args
-
-    add_bench_track_args(bench.add_argument_group("bench track"))
-    bench.set_defaults(func=_cmd_bench)
-
+    from pose.train.cli import add_train_parser
     from tracker.app import add_track_parser
-
-    add_track_parser(sub)
-
     from tracker.render import add_render_parser
-
-    add_render_parser(sub)
-
     from tracker.synth import add_synth_parser
 
-    add_synth_parser(sub)
+    add_track_parser(sub)
 
     ev = sub.add_parser(
         "eval",
@@ -128,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--per-sequence", action="store_true", help="also report every sequence")
     ev.add_argument("--allow-missing", action="store_true", help="score a missing prediction file as empty")
     ev.set_defaults(func=_cmd_eval)
+
+    add_render_parser(sub)
+    add_synth_parser(sub)
+    add_train_parser(sub)
+    _add_bench_parsers(sub)
 
     weights = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
     weights.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")

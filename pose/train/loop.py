@@ -327,6 +327,8 @@ def train(
         if info.main:
             _truncate_log(out / "log.csv", start_epoch)
             log.info("resumed from %s at epoch %d (best metric %.4f)", state_path, start_epoch, best_metric)
+    elif info.main and (out / "log.csv").exists():
+        (out / "log.csv").unlink()  # a fresh run starts a fresh log (no rows of an older run)
 
     scalars = _Scalars(out / "tb", config.tensorboard and info.main)
     history: list[dict[str, float]] = []

@@ -1,0 +1,199 @@
+"""``hrtrack train``: train HRNet from a YAML config, on one CPU/GPU or many GPUs with torchrun.
+
+Usage (one process)::
+
+    hrtrack train coco_w32_256x192 --set data.train_ann=... --out runs/w32 --device cuda
+
+Usage (4 GPUs on one node; multi-node: add ``--nnodes``/``--node_rank``/``--rdzv_*``)::
+
+    torchrun --nproc_per_node 4 -m pose.train.cli train coco_w32_256x192 --device cuda
+
+``python -m pose.train.cli`` is the same command without the rest of the ``hrtrack`` CLI, so
+that torchrun can start it as a module. Under torchrun (``WORLD_SIZE`` > 1) the process group is
+initialised here (NCCL for CUDA, gloo for CPU) with a long timeout, because the other ranks wait
+at a barrier while rank 0 validates; :func:`pose.train.loop.train` does the rest.
+
+The run folder receives ``config.yaml`` (the resolved config), ``log.csv``, ``last.pth``,
+``best.pth``, ``state.pth`` and, when tensorboard is installed, ``tb/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from torch import nn
+
+from pose.train.config import ExperimentConfig, available_configs, dump_config, load_config
+
+log = logging.getLogger(__name__)
+
+DIST_TIMEOUT = datetime.timedelta(hours=2)  # rank 0 validating a full COCO val keeps others waiting
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``train`` sub-command to ``subparsers``; its ``func`` default is :func:`run_train`."""
+    names = ", ".join(available_configs())
+    parser = subparsers.add_parser(
+        "train",
+        help="train HRNet from a YAML config (COCO / PoseTrack; torchrun for several GPUs)",
+        description=f"Train HRNet from a YAML config. Shipped configs: {names}.",
+    )
+    parser.add_argument("config", help="YAML config file, or the name of a shipped config")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. lr=1e-4, data.val_boxes=dets.json (repeatable)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/state.pth when it exists")
+    parser.add_argument("--out", help="run folder (default: the config's out_dir)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="training device (default: the config's)")
+    parser.set_defaults(func=run_train)
+    return parser
+
+
+def _flip_pairs(dataset: str) -> tuple[tuple[int, int], ...]:
+    from pose.decode import COCO_FLIP_PAIRS
+    from pose.train.data import POSETRACK18_FLIP_PAIRS
+
+    return COCO_FLIP_PAIRS if dataset == "coco" else POSETRACK18_FLIP_PAIRS
+
+
+def load_records(dataset: str, ann: str, images: str) -> list:
+    """Person records of ``dataset`` (``coco``, ``posetrack18`` or ``posetrack17``)."""
+    from pose.train.data import coco_records, posetrack17_records, posetrack18_records
+
+    if not ann or not images:
+        raise ValueError("data.train_ann and data.train_images must be set (in the config or with --set)")
+    loader = {"coco": coco_records, "posetrack18": posetrack18_records, "posetrack17": posetrack17_records}[dataset]
+    return loader(ann, images)
+
+
+def build_validator(exp: ExperimentConfig) -> Callable[[nn.Module], float] | None:
+    """The ``validate`` callback of ``exp``: COCO AP for coco, PoseTrack total mAP (/100) otherwise.
+
+    The network is validated as a plain HRNet rebuilt from the trained weights, so that a model
+    converted to SyncBatchNorm or still on the training device is validated the same way.
+    None when no validation set is configured.
+    """
+    from pose.hrnet import build_model
+    from pose.train.validate import coco_validator, posetrack_validator
+
+    data, cfg = exp.data, exp.train
+    if not data.val_ann:
+        return None
+    if not data.val_images:
+        raise ValueError("data.val_images must be set when data.val_ann is")
+    if data.dataset == "coco":
+        det = None if data.val_boxes == "gt" else data.val_boxes
+        inner = coco_validator(
+            data.val_ann, data.val_images, cfg.input_size, cfg.device, data.flip_test, det, data.det_score_threshold
+        )
+    else:
+        inner = posetrack_validator(data.val_ann, data.val_images, cfg.input_size, cfg.device, data.flip_test)
+
+    def validate(model: nn.Module) -> float:
+        plain = build_model(cfg.arch)
+        plain.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        return inner(plain)
+
+    return validate
+
+
+def _init_distributed(device: str) -> bool:
+    """Initialise the torchrun process group when ``WORLD_SIZE`` > 1; True when it was done here."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    backend = "nccl" if device == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, timeout=DIST_TIMEOUT)
+    return True
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run the ``train`` command; returns the exit status (0 ok, 2 bad config or data)."""
+    from pose.train.data import KeypointDataset
+    from pose.train.loop import train
+
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, format="%(message)s")
+    try:
+        exp = load_config(args.config, list(args.overrides or []))
+        if args.out:
+            exp.train.out_dir = args.out
+        if args.device:
+            exp.train.device = args.device
+        if args.resume:
+            exp.train.resume = True
+        if exp.train.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("--device cuda requested but CUDA is not available")
+        records = load_records(exp.data.dataset, exp.data.train_ann, exp.data.train_images)
+        augment = exp.augment.to_augment_config(_flip_pairs(exp.data.dataset))
+        dataset = KeypointDataset(records, exp.train.input_size, augment, exp.data.sigma, seed=exp.train.seed)
+        validate = build_validator(exp) if rank == 0 else None
+    except ValueError as exc:
+        print(f"hrtrack train: error: {exc}", file=sys.stderr)
+        return 2
+
+    started = _init_distributed(exp.train.device)
+    try:
+        if rank == 0:
+            Path(exp.train.out_dir).mkdir(parents=True, exist_ok=True)
+            dump_config(exp, Path(exp.train.out_dir) / "config.yaml")
+            log.info(
+                "training %s on %d persons (%s), output in %s",
+                exp.train.arch,
+                len(dataset),
+                exp.source,
+                exp.train.out_dir,
+            )
+        if validate is None and int(os.environ.get("WORLD_SIZE", "1")) > 1 and exp.data.val_ann:
+            validate = _never_called  # ranks > 0: validation happens on rank 0 only
+        try:
+            result = train(exp.train, dataset, validate)
+        except ValueError as exc:  # e.g. an init_weights / pretrained file that does not load
+            print(f"hrtrack train: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
+    finally:
+        if started:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if rank == 0:
+        log.info(
+            "done: best metric %.4f at epoch %d; weights in %s",
+            result.best_metric,
+            result.best_epoch,
+            exp.train.out_dir,
+        )
+    return 0
+
+
+def _never_called(model: nn.Module) -> float:
+    """Validation placeholder of ranks > 0 (so that every rank follows the same epoch schedule)."""
+    raise AssertionError("validation runs on rank 0 only")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pose.train.cli train ...`` (the entry point for torchrun)."""
+    parser = argparse.ArgumentParser(prog="python -m pose.train.cli", description="HRNet training")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_train_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Training-step benchmark: runs and reports a positive images/s figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from pose.train.bench import bench_train_step, run_train_bench
+
+
+def test_train_bench_small_network(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = run_train_bench("cpu", batch=2, steps=1, arch="hrnet_w8", input_size=(64, 64), warmup=0)
+    assert rows[0].device == "cpu" and rows[0].images_per_s > 0
+    out = capsys.readouterr().out
+    assert "train step hrnet_w8 64x64 batch 2 on cpu" in out and "images/s" in out
+
+
+def test_train_bench_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="steps and batch"):
+        bench_train_step(steps=0)
