@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose.decode import decode_heatmaps, flip_back, flip_permutation
+from pose.decode import COCO_FLIP_PAIRS, decode_heatmaps, flip_back, flip_permutation
 from pose.fold import prepare_for_inference
 from pose.oks import oks_nms
 from pose.transforms import box_to_center_scale, crop, heatmap_to_image
@@ -131,6 +131,8 @@ class PoseEstimator:
             are then padded to powers of two so that only a few shapes are ever compiled.
         dtype: network precision, ``torch.float32`` (default) or ``torch.bfloat16`` (about 3x
             faster on CPUs with AMX/AVX512-BF16; decoding is always done in float32).
+        flip_pairs: left/right joint pairs swapped by the flip test (COCO by default; a model
+            trained on PoseTrack 2018 slots has no eye pair: slots 1/2 are head_bottom/head_top).
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class PoseEstimator:
         prepare: bool = True,
         compile: bool = False,
         dtype: torch.dtype = torch.float32,
+        flip_pairs: tuple[tuple[int, int], ...] = COCO_FLIP_PAIRS,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -159,7 +162,7 @@ class PoseEstimator:
         self.batch_size = batch_size
         self.channel_order = channel_order
         self.num_joints = int(getattr(model, "num_joints", 17))
-        self._perm = flip_permutation(self.num_joints)
+        self._perm = flip_permutation(self.num_joints, flip_pairs)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
 

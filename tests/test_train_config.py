@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pose.decode import POSETRACK18_FLIP_PAIRS
 from pose.train.config import (
     AugmentSection,
     available_configs,
@@ -14,7 +15,6 @@ from pose.train.config import (
     load_config,
     parse_overrides,
 )
-from pose.train.data import POSETRACK18_FLIP_PAIRS
 
 
 def test_shipped_configs_are_package_data() -> None:

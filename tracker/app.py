@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from flow import make_flow
 from pose.checkpoint import load_checkpoint
+from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
 from pose.estimator import PoseEstimator, parse_input_size
 from pose.hrnet import build_model
 from tracker.detectors import make_detector
@@ -80,6 +81,7 @@ def run_track(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         compile=args.compile,
         dtype=torch.bfloat16 if args.bf16 else torch.float32,
+        flip_pairs=POSETRACK18_FLIP_PAIRS if args.keypoint_layout == "posetrack18" else COCO_FLIP_PAIRS,
     )
     tracker = FlowTracker(FlowTrackConfig(assoc=args.assoc, queue_length=args.queue))
     config = PipelineConfig(box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None)

@@ -7,12 +7,12 @@ the ``train`` command (:mod:`pose.train.cli`, torchrun for several GPUs) and a t
 benchmark (:mod:`pose.train.bench`) sit on top.
 """
 
+from pose.decode import POSETRACK18_FLIP_PAIRS
 from pose.train.augment import NO_AUGMENT, AugmentConfig, AugmentedSample, augment, flip_joints
 from pose.train.bench import bench_train_step, run_train_bench
 from pose.train.config import AugmentSection, DataConfig, ExperimentConfig, available_configs, load_config
 from pose.train.data import (
     POSETRACK17_TO_SLOT,
-    POSETRACK18_FLIP_PAIRS,
     KeypointDataset,
     PersonRecord,
     RecordList,

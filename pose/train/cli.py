@@ -61,8 +61,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def _flip_pairs(dataset: str) -> tuple[tuple[int, int], ...]:
-    from pose.decode import COCO_FLIP_PAIRS
-    from pose.train.data import POSETRACK18_FLIP_PAIRS
+    from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
 
     return COCO_FLIP_PAIRS if dataset == "coco" else POSETRACK18_FLIP_PAIRS
 

@@ -30,7 +30,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pose.decode import COCO_FLIP_PAIRS
 from pose.estimator import IMAGENET_MEAN, IMAGENET_STD
 from pose.train.augment import NO_AUGMENT, AugmentConfig, augment
 from pose.train.target import default_sigma, generate_target
@@ -42,7 +41,6 @@ NUM_JOINTS = 17
 PERSON_CATEGORY = 1
 POSETRACK_BOX_ENLARGE = 1.15  # HRNet §4.3: person box = keypoint box enlarged by 15 %
 # PoseTrack 2018 slots 1/2 are head_bottom/head_top (not a left/right pair): never swap them.
-POSETRACK18_FLIP_PAIRS = tuple(p for p in COCO_FLIP_PAIRS if p != (1, 2))
 MIN_BOX_SIZE = 1.0  # pixels; a box smaller than this in both sides has no usable scale
 
 

@@ -27,9 +27,9 @@ import cv2
 import numpy as np
 from torch import nn
 
-from pose.decode import flip_permutation
+from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
 from pose.estimator import PoseEstimator
-from pose.train.data import POSETRACK18_FLIP_PAIRS, coco_records, keypoint_box
+from pose.train.data import coco_records, keypoint_box
 
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
@@ -224,10 +224,11 @@ def predict_posetrack(
 
     files = _posetrack_gt_files(Path(gt))
     root, out = Path(image_root), Path(pred_dir)
-    estimator = PoseEstimator(model, input_size, device=device, flip_test=flip_test, batch_size=batch_size)
-    if layout == "posetrack18":
-        # PoseEstimator flips with the COCO pairs; PoseTrack slots 1/2 are not a left/right pair.
-        estimator._perm = flip_permutation(estimator.num_joints, POSETRACK18_FLIP_PAIRS)
+    # PoseTrack slots 1/2 (head_bottom/head_top) are not a left/right pair like COCO's eyes.
+    pairs = POSETRACK18_FLIP_PAIRS if layout == "posetrack18" else COCO_FLIP_PAIRS
+    estimator = PoseEstimator(
+        model, input_size, device=device, flip_test=flip_test, batch_size=batch_size, flip_pairs=pairs
+    )
     written = []
     for file in files:
         seq = read_sequence(file)
