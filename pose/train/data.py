@@ -155,6 +155,23 @@ def coco_records(ann_json: str | os.PathLike[str], image_dir: str | os.PathLike[
     return records
 
 
+def _posetrack_files(
+    ann_json_or_dir: str | os.PathLike[str], image_root: str | os.PathLike[str]
+) -> tuple[list[Path], Path]:
+    """The per-sequence json files of a PoseTrack annotation file or folder, and the image root;
+    a one-line ValueError when either is missing."""
+    src, root = Path(ann_json_or_dir), Path(image_root)
+    if src.is_dir():
+        files = sorted(src.glob("*.json"))
+        if not files:
+            raise ValueError(f"PoseTrack annotation directory {str(src)!r} holds no .json files")
+    else:
+        _require_file(src, "PoseTrack annotation file")
+        files = [src]
+    _require_dir(root, "PoseTrack image root")
+    return files, root
+
+
 def keypoint_box(joints: np.ndarray, enlarge: float = POSETRACK_BOX_ENLARGE) -> np.ndarray | None:
     """xyxy box around the labelled joints, enlarged by ``enlarge`` about its centre; None if none."""
     visible = joints[:, 2] > 0
@@ -175,15 +192,7 @@ def posetrack18_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
     file_name`` (file names look like ``images/val/<seq>/000000.jpg``, so ``image_root`` is the
     PoseTrack root). Flip augmentation must use :data:`POSETRACK18_FLIP_PAIRS`.
     """
-    src, root = Path(ann_json_or_dir), Path(image_root)
-    if src.is_dir():
-        files = sorted(src.glob("*.json"))
-        if not files:
-            raise ValueError(f"PoseTrack annotation directory {str(src)!r} holds no .json files")
-    else:
-        _require_file(src, "PoseTrack annotation file")
-        files = [src]
-    _require_dir(root, "PoseTrack image root")
+    files, root = _posetrack_files(ann_json_or_dir, image_root)
 
     skipped: Counter[str] = Counter()
     records = RecordList(skipped=skipped)
@@ -225,7 +234,7 @@ def posetrack18_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
                 skipped["missing image"] += 1
                 continue
             records.append(PersonRecord(str(path), box, joints, int(img["id"]), int(ann.get("id", -1))))
-    _warn_skipped(f"posetrack18_records({src.name})", len(records), skipped)
+    _warn_skipped(f"posetrack18_records({Path(ann_json_or_dir).name})", len(records), skipped)
     return records
 
 
@@ -279,15 +288,7 @@ def posetrack17_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
     the image path. ``image_id`` is the frame's ``imgnum`` when present (else its index in the
     file) and ``ann_id`` the ``track_id`` (-1 when absent).
     """
-    src, root = Path(ann_json_or_dir), Path(image_root)
-    if src.is_dir():
-        files = sorted(src.glob("*.json"))
-        if not files:
-            raise ValueError(f"PoseTrack annotation directory {str(src)!r} holds no .json files")
-    else:
-        _require_file(src, "PoseTrack annotation file")
-        files = [src]
-    _require_dir(root, "PoseTrack image root")
+    files, root = _posetrack_files(ann_json_or_dir, image_root)
 
     skipped: Counter[str] = Counter()
     records = RecordList(skipped=skipped)
@@ -331,7 +332,7 @@ def posetrack17_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
                     continue
                 track = int(_first(rect.get("track_id"), -1))  # type: ignore[arg-type]
                 records.append(PersonRecord(str(path), box, joints, image_id, track))
-    _warn_skipped(f"posetrack17_records({src.name})", len(records), skipped)
+    _warn_skipped(f"posetrack17_records({Path(ann_json_or_dir).name})", len(records), skipped)
     return records
 
 
