@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from pose.decode import POSETRACK18_FLIP_PAIRS
 from pose.train.augment import AugmentConfig
 from pose.train.data import (
-    POSETRACK18_FLIP_PAIRS,
     KeypointDataset,
     PersonRecord,
     coco_records,
