@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .files import atomic_write_json
 from .metrics import compute_metrics, prepare_frames
-from .posetrack import Frame, PoseTrackError, Sequence, _atomic_write_json, gc_paused, read_sequence
+from .posetrack import Frame, PoseTrackError, Sequence, gc_paused, read_sequence
 
 GROUP_ORDER = ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "total")
 
@@ -158,5 +159,5 @@ def run_eval_cli(
         for name, r in result["sequences"].items():
             print(f"{name}: AP {_cell(r['ap']['total']).strip()}  MOTA {_cell(r['mota']['total']).strip()}")
     if json_out is not None:
-        _atomic_write_json(to_jsonable(result), json_out)
+        atomic_write_json(to_jsonable(result), json_out)
     return 0

@@ -294,9 +294,9 @@ def run_bench_eval_cli(args: argparse.Namespace) -> int:
         repeat=args.repeat,
     )
     if args.json_out:
-        from .posetrack import _atomic_write_json
+        from .files import atomic_write_json
 
-        _atomic_write_json(to_jsonable(report), args.json_out)
+        atomic_write_json(to_jsonable(report), args.json_out)
     if args.check and "meets_target" in report and not report["meets_target"]:
         return 1
     return 0

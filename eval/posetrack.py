@@ -33,7 +33,6 @@ import contextlib
 import gc
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .files import atomic_write_json
 
 try:  # optional: about 2x faster json decoding; the stdlib parser is the fallback
     import orjson as _orjson
@@ -481,20 +482,6 @@ def read_sequence(path: str | os.PathLike) -> Sequence:
 # ----------------------------------------------------------------------------- writing
 
 
-def _atomic_write_json(obj: Any, path: str | os.PathLike) -> None:
-    """Write json through a temp file in the same folder and ``os.replace`` (never a half file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(obj, allow_nan=False))  # one-shot dumps uses the C encoder
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _f(v: Any) -> float | int:
     v = float(v)
     return int(v) if v.is_integer() else v
@@ -610,7 +597,7 @@ def write_sequence(seq: Sequence, path: str | os.PathLike, fmt: str = "2017") ->
     if fmt not in ("2017", "2018"):
         raise PoseTrackError(f"unknown PoseTrack format {fmt!r} (use '2017' or '2018')")
     obj = to_posetrack17(seq) if fmt == "2017" else to_posetrack18(seq)
-    _atomic_write_json(obj, path)
+    atomic_write_json(obj, path)
     return Path(path)
 
 

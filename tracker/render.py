@@ -43,6 +43,7 @@ from typing import IO, TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from eval.files import atomic_write, default_mode
 from eval.posetrack import Person, load_json, read_sequence
 from eval.posetrack import Sequence as PtSequence
 from tracker.video import open_source
@@ -83,13 +84,6 @@ class RenderError(ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _default_mode() -> int:
-    """The permissions a plainly created file would get (0o666 less the umask; read once)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 class VideoWriter:
     """Stream BGR frames into an H.264 mp4 through ffmpeg (imageio-ffmpeg's bundled binary).
 
@@ -228,7 +222,7 @@ class VideoWriter:
             self._fail(f"ffmpeg failed (exit status {code})")
         assert self._tmp is not None
         try:
-            os.chmod(self._tmp, _default_mode())  # mkstemp makes owner-only files
+            os.chmod(self._tmp, default_mode())  # mkstemp makes owner-only files
             os.replace(self._tmp, self.path)
         except OSError as e:
             self._remove_tmp()
@@ -566,19 +560,6 @@ class TrailState:
 # ----------------------------------------------------------------------------- contact sheet
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _thumbnail(image: np.ndarray, width: int) -> np.ndarray:
     h, w = image.shape[:2]
     if w <= width:
@@ -621,7 +602,7 @@ def contact_sheet(
     if not ok:
         raise RenderError(f"{out}: PNG encoding failed")
     try:
-        _atomic_write_bytes(out, buf.tobytes())
+        atomic_write(out, buf.tobytes())
     except OSError as e:
         raise RenderError(f"{out}: cannot write ({e.strerror})") from None
     return out

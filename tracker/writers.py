@@ -7,14 +7,12 @@ submitted joint) and lays out the files. All files are written atomically.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from eval.files import atomic_write_json
 from eval.posetrack import Frame as PtFrame
 from eval.posetrack import Sequence, people_from_keypoints, write_sequence
 from tracker.pipeline import FrameResult
@@ -76,19 +74,5 @@ def write_tracks(path: Path, results: list[FrameResult], min_box_score: float = 
                 }
             )
     obj = {"num_frames": len(results), "tracks": {str(k): v for k, v in sorted(tracks.items())}}
-    atomic_write_text(path, json.dumps(obj))
+    atomic_write_json(obj, path)
     return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temp file in the same folder and rename (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

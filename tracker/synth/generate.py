@@ -31,7 +31,6 @@ detection settings never change the pictures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -41,6 +40,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from eval.files import atomic_write_json
 from eval.posetrack import NUM_JOINTS, Frame, Person, Sequence, write_sequence
 
 from .body import COCO_NAMES, COCO_SKELETON
@@ -276,14 +276,6 @@ def simulate_detections(
 # ----------------------------------------------------------------------------- files
 
 
-def _write_json(obj: object, path: Path) -> None:
-    """Write json through a temp file and rename (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, separators=(",", ":")), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class _Video:
     """mp4 output: tracker.render's H.264 writer (ffmpeg) when available, else OpenCV's mp4v."""
 
@@ -350,9 +342,11 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
         seq = posetrack_sequence(name, truths, cfg.label_every, cfg.width, cfg.height)
         written.append(write_sequence(seq, out / "posetrack18" / f"{name}.json", "2018"))
         write_sequence(seq, out / "posetrack17" / f"{name}.json", "2017")
-        _write_json(coco_document(name, index, truths, cfg.width, cfg.height), out / "coco" / f"{name}.json")
+        atomic_write_json(
+            coco_document(name, index, truths, cfg.width, cfg.height), out / "coco" / f"{name}.json", compact=True
+        )
         dets, stats = simulate_detections(name, truths, cfg, np.random.default_rng([cfg.seed, index, 1]))
-        _write_json(dets, out / "detections" / f"{name}.json")
+        atomic_write_json(dets, out / "detections" / f"{name}.json", compact=True)
         summary.append(
             {
                 "name": name,
@@ -365,7 +359,9 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
             }
         )
     bar.close()
-    _write_json({"generator": "hrtrack synth", "config": asdict(cfg), "sequences": summary}, out / "synth.json")
+    atomic_write_json(
+        {"generator": "hrtrack synth", "config": asdict(cfg), "sequences": summary}, out / "synth.json", compact=True
+    )
     return written
 
 
