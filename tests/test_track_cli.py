@@ -158,3 +158,13 @@ def test_track_pets2009_video_with_rtmdet(shared_data: Path, tmp_path: Path, wei
     assert (seen > 0).all()  # every frame has tracked people
     seq = read_sequence(out / "posetrack18" / f"{video.stem}.json")
     assert len(seq.frames) == 795
+
+
+def test_unwritable_output_folder_is_a_one_line_error(tmp_path: Path, weights: Path, capsys) -> None:
+    folder, dets, _ = _synthetic_folder(tmp_path, n=2)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    argv = ["track", str(folder), "--weights", str(weights), "--detector", f"json:{dets}", "--out", str(blocker)]
+    assert main([*argv, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hrtrack: error:") and err.count("\n") == 1 and "out" in err

@@ -175,8 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (UserError, ValueError, FileNotFoundError) as exc:
+    except (UserError, ValueError) as exc:
         print(f"hrtrack: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable output folder, disk full, ...: name the file, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"hrtrack: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hrtrack: interrupted", file=sys.stderr)
