@@ -172,6 +172,21 @@ def _posetrack_files(
     return files, root
 
 
+def _posetrack_box(joints: np.ndarray | None, skipped: Counter[str]) -> np.ndarray | None:
+    """The training box of a PoseTrack person (keypoint box enlarged 15 %), or None, counting why."""
+    if joints is None:
+        skipped["malformed keypoints"] += 1
+        return None
+    box = keypoint_box(joints)
+    if box is None:
+        skipped["no visible joints"] += 1
+        return None
+    if max(box[2] - box[0], box[3] - box[1]) < MIN_BOX_SIZE:
+        skipped["invalid box"] += 1
+        return None
+    return box
+
+
 def keypoint_box(joints: np.ndarray, enlarge: float = POSETRACK_BOX_ENLARGE) -> np.ndarray | None:
     """xyxy box around the labelled joints, enlarged by ``enlarge`` about its centre; None if none."""
     visible = joints[:, 2] > 0
@@ -216,15 +231,8 @@ def posetrack18_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
                 skipped["unknown category"] += 1
                 continue
             joints = _joints(ann.get("keypoints", ()))
-            if joints is None:
-                skipped["malformed keypoints"] += 1
-                continue
-            box = keypoint_box(joints)
+            box = _posetrack_box(joints, skipped)
             if box is None:
-                skipped["no visible joints"] += 1
-                continue
-            if max(box[2] - box[0], box[3] - box[1]) < MIN_BOX_SIZE:
-                skipped["invalid box"] += 1
                 continue
             path = root / img["file_name"]
             key = img["id"]
@@ -315,15 +323,8 @@ def posetrack17_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
             image_id = int(_first(frame.get("imgnum"), index))  # type: ignore[arg-type]
             for rect in rects:
                 joints = _posetrack17_joints(rect)
-                if joints is None:
-                    skipped["malformed keypoints"] += 1
-                    continue
-                box = keypoint_box(joints)
+                box = _posetrack_box(joints, skipped)
                 if box is None:
-                    skipped["no visible joints"] += 1
-                    continue
-                if max(box[2] - box[0], box[3] - box[1]) < MIN_BOX_SIZE:
-                    skipped["invalid box"] += 1
                     continue
                 if exists is None:
                     exists = path.is_file()
