@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -16,8 +20,10 @@ from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
 from pose.estimator import PoseEstimator, parse_input_size
 from pose.hrnet import build_model
 from tracker.detectors import make_detector
+from tracker.detectors.base import Frame
 from tracker.flowtrack import ASSOC_MODES, FlowTrackConfig, FlowTracker
 from tracker.pipeline import FrameResult, PipelineConfig, StageTimer, track
+from tracker.render import VideoWriter, draw_poses
 from tracker.video import open_source
 from tracker.writers import FORMATS, OutputFilter, write_posetrack, write_tracks
 
@@ -64,6 +70,16 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_track)
 
 
+def annotate(image: np.ndarray | None, result: FrameResult, width: int, height: int) -> np.ndarray:
+    """The frame with its tracked poses drawn (a black frame when it could not be decoded)."""
+    canvas = np.zeros((height, width, 3), np.uint8) if image is None else image.copy()
+    if canvas.shape[:2] != (height, width):
+        canvas = cv2.resize(canvas, (width, height))
+    if len(result.track_ids):
+        draw_poses(canvas, result.keypoints, result.track_ids, result.boxes)
+    return canvas
+
+
 def run_track(args: argparse.Namespace) -> int:
     """Run the pipeline for the parsed ``track`` options; returns the exit status."""
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -88,13 +104,27 @@ def run_track(args: argparse.Namespace) -> int:
     timer = StageTimer()
     name = args.name or Path(args.source).stem
 
+    # --render draws each frame as it is tracked, so the source is decoded once.
+    current: list[Frame] = []
+
+    def frames() -> Iterator[Frame]:
+        for frame in source:
+            current[:] = [frame]
+            yield frame
+
     results: list[FrameResult] = []
     bar = tqdm(total=len(source), unit="frame", disable=args.quiet, desc=name, dynamic_ncols=True)
     start = time.perf_counter()
-    for result in track(source, detector, estimator, flow, tracker, config, timer):
-        results.append(result)
-        bar.update(1)
-        bar.set_postfix(people=len(result.track_ids), fps=f"{len(results) / (time.perf_counter() - start):.1f}")
+    video = VideoWriter(args.render, source.width, source.height, source.fps) if args.render else None
+    with video or contextlib.nullcontext():
+        for result in track(frames(), detector, estimator, flow, tracker, config, timer):
+            results.append(result)
+            if video is not None:
+                t = time.perf_counter()
+                video.write(annotate(current[0].image, result, source.width, source.height))
+                timer.add("write", t)
+            bar.update(1)
+            bar.set_postfix(people=len(result.track_ids), fps=f"{len(results) / (time.perf_counter() - start):.1f}")
     bar.close()
 
     t = time.perf_counter()
@@ -103,12 +133,8 @@ def run_track(args: argparse.Namespace) -> int:
     filt = OutputFilter(args.min_box_score, args.min_joint_score)
     written = write_posetrack(out, name, results, formats, filt, args.keypoint_layout)
     written.append(write_tracks(out / "tracks" / f"{name}.json", results, args.min_box_score))
-    if args.render:
-        from tracker.render import render_video
-
-        written.append(
-            render_video(args.source, results, args.render, images_root=args.images_root, progress=not args.quiet)
-        )
+    if video is not None:
+        written.append(video.path)
     timer.add("write", t)
 
     failed = getattr(source, "failed", 0)

@@ -440,7 +440,7 @@ def draw_gt(
 
 
 @dataclass
-class Poses:
+class FramePoses:
     """The poses of one frame: keypoints ``(N, K, 3)``, track ids ``(N,)``, boxes ``(N, 4)`` (NaN: unknown)."""
 
     keypoints: np.ndarray
@@ -456,16 +456,16 @@ class Poses:
         return out
 
 
-def _poses_from_people(people: Sequence[Person]) -> Poses:
+def _poses_from_people(people: Sequence[Person]) -> FramePoses:
     boxes = np.full((len(people), 4), np.nan)
     for i, p in enumerate(people):
         if p.box is not None:
             boxes[i] = np.asarray(p.box, dtype=np.float64)[:4]
     ids = np.array([-1 if p.track_id is None else int(p.track_id) for p in people], dtype=np.int64)
-    return Poses(people_keypoints(people), ids, boxes)
+    return FramePoses(people_keypoints(people), ids, boxes)
 
 
-def _poses_from_track_export(data: dict[str, Any], path: Path) -> dict[int, Poses]:
+def _poses_from_track_export(data: dict[str, Any], path: Path) -> dict[int, FramePoses]:
     """Per-track export (:func:`tracker.writers.write_tracks`) -> poses per frame index."""
     tracks = data.get("tracks")
     if not isinstance(tracks, dict):
@@ -494,7 +494,7 @@ def _poses_from_track_export(data: dict[str, Any], path: Path) -> dict[int, Pose
                 raise RenderError(f"{where}: 'box' must be [x1, y1, x2, y2], got shape {box.shape}")
             rows.setdefault(frame, []).append((tid, kp, box))
     return {
-        frame: Poses(
+        frame: FramePoses(
             np.stack([r[1] for r in items]),
             np.array([r[0] for r in items], dtype=np.int64),
             np.stack([r[2] for r in items]),
@@ -503,15 +503,15 @@ def _poses_from_track_export(data: dict[str, Any], path: Path) -> dict[int, Pose
     }
 
 
-def load_predictions(predictions: str | os.PathLike[str] | Iterable[FrameResult]) -> dict[int, Poses]:
+def load_predictions(predictions: str | os.PathLike[str] | Iterable[FrameResult]) -> dict[int, FramePoses]:
     """Poses per source frame index from a per-track export json, a PoseTrack 2017/2018 json, or
     tracking results (objects with ``index``, ``track_ids``, ``keypoints``, ``boxes``)."""
     if not isinstance(predictions, (str, os.PathLike)):
-        out: dict[int, Poses] = {}
+        out: dict[int, FramePoses] = {}
         for r in predictions:
             kp = np.asarray(r.keypoints, dtype=np.float64).reshape(-1, 17, 3)
             boxes = np.asarray(r.boxes, dtype=np.float64).reshape(-1, 4)
-            out[int(r.index)] = Poses(kp, np.asarray(r.track_ids, dtype=np.int64).reshape(-1), boxes)
+            out[int(r.index)] = FramePoses(kp, np.asarray(r.track_ids, dtype=np.int64).reshape(-1), boxes)
         return out
     path = Path(predictions)
     if not path.is_file():
@@ -543,7 +543,7 @@ class TrailState:
         self.points: dict[int, deque[tuple[float, float]]] = {}
         self.last_seen: dict[int, int] = {}
 
-    def update(self, index: int, poses: Poses | None) -> dict[int, list[tuple[float, float]]]:
+    def update(self, index: int, poses: FramePoses | None) -> dict[int, list[tuple[float, float]]]:
         """Add this frame's centres; returns the trails of the tracks present in it."""
         present = []
         if poses is not None and self.length > 0:
