@@ -138,8 +138,12 @@ def load_pretrained_backbone(model: nn.Module, checkpoint: str | os.PathLike[str
 
 
 def save_state_dict(model: nn.Module, path: str | os.PathLike[str], half: bool = False) -> None:
-    """Write the model's plain state_dict (official key layout) atomically."""
-    sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    """Write the model's plain state_dict (official key layout) atomically.
+
+    Tensors are stored contiguous (a channels_last training model saves the same file as a
+    plain one); ``half`` stores floating-point tensors as float16 (half the size).
+    """
+    sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(sd, tmp)

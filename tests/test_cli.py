@@ -43,3 +43,25 @@ def test_console_script_entry_point() -> None:
         [sys.executable, "-m", "tracker.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "bench" in out and "weights" in out
+
+
+def test_weights_export_fp16(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from pose.checkpoint import load_checkpoint, save_state_dict
+    from pose.hrnet import build_model
+
+    torch.manual_seed(0)
+    model = build_model("hrnet_w8").eval()
+    save_state_dict(model, tmp_path / "w.pth")
+    assert (
+        main(["weights", str(tmp_path / "w.pth"), "--arch", "hrnet_w8", "--export-fp16", str(tmp_path / "h.pth")]) == 0
+    )
+    assert "float16" in capsys.readouterr().out
+    half = torch.load(tmp_path / "h.pth", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in half.values() if v.is_floating_point())
+    assert (tmp_path / "h.pth").stat().st_size < 0.6 * (tmp_path / "w.pth").stat().st_size
+    back = load_checkpoint(build_model("hrnet_w8"), tmp_path / "h.pth").eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(back(x), model(x), atol=2e-2)

@@ -77,6 +77,24 @@ def test_a_few_steps_lower_the_loss(tmp_path: Path) -> None:
     assert result.best_epoch == int(np.argmin(losses)) + 1
 
 
+def test_bf16_autocast_and_memory_layouts_train_the_same_network(tmp_path: Path) -> None:
+    """amp (bfloat16 autocast) learns too; channels_last and NCHW give the same weights; saved
+    weights are float32, contiguous, and load into a plain model."""
+    ds = KeypointDataset(_records(tmp_path), (64, 64), seed=0)
+    runs = {}
+    for name, kw in {"cl": {}, "nchw": {"channels_last": False}, "amp": {"amp": True}}.items():
+        cfg = _config(tmp_path, epochs=8, lr_steps=(7,), out_dir=str(tmp_path / name), **kw)
+        runs[name] = train(cfg, ds)
+    losses = [row["loss"] for row in runs["amp"].history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < 0.75 * losses[0]
+    a, b = runs["cl"].model.state_dict(), runs["nchw"].model.state_dict()
+    worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+    assert worst < 1e-3, f"channels_last and NCHW training differ by {worst}"
+    saved = torch.load(tmp_path / "amp" / "last.pth", weights_only=True)
+    assert all(v.dtype != torch.bfloat16 and v.is_contiguous() for v in saved.values())
+    load_checkpoint(build_model("hrnet_w8"), tmp_path / "amp" / "last.pth")
+
+
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     records = _records(tmp_path, n=6)
     aug = AugmentConfig()

@@ -15,16 +15,17 @@ import torch
 from tqdm import tqdm
 
 from flow import make_flow
+from flow.base import FlowMethod
 from pose.checkpoint import load_checkpoint
 from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
 from pose.estimator import PoseEstimator, parse_input_size
 from pose.hrnet import build_model
 from tracker.detectors import make_detector
-from tracker.detectors.base import Frame
+from tracker.detectors.base import Detector, Frame
 from tracker.flowtrack import ASSOC_MODES, FlowTrackConfig, FlowTracker
 from tracker.pipeline import FrameResult, PipelineConfig, StageTimer, track
 from tracker.render import VideoWriter, draw_poses
-from tracker.video import open_source
+from tracker.video import ImageListSource, VideoSource, open_source
 from tracker.writers import FORMATS, OutputFilter, write_posetrack, write_tracks
 
 
@@ -80,6 +81,47 @@ def annotate(image: np.ndarray | None, result: FrameResult, width: int, height: 
     return canvas
 
 
+def track_source(
+    source: VideoSource | ImageListSource,
+    detector: Detector,
+    estimator: PoseEstimator,
+    flow: FlowMethod | None,
+    tracker: FlowTracker,
+    config: PipelineConfig,
+    timer: StageTimer,
+    render: str | Path | None = None,
+    progress: bool = True,
+    name: str = "",
+) -> list[FrameResult]:
+    """Track every frame of ``source``; with ``render`` also write the annotated H.264 video.
+
+    Each frame is drawn as soon as it is tracked, so the source is decoded only once. Shows a
+    progress bar (people, fps) unless ``progress`` is False.
+    """
+    current: list[Frame] = []
+
+    def frames() -> Iterator[Frame]:
+        for frame in source:
+            current[:] = [frame]
+            yield frame
+
+    results: list[FrameResult] = []
+    bar = tqdm(total=len(source), unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
+    start = time.perf_counter()
+    video = VideoWriter(render, source.width, source.height, source.fps) if render else None
+    with video or contextlib.nullcontext():
+        for result in track(frames(), detector, estimator, flow, tracker, config, timer):
+            results.append(result)
+            if video is not None:
+                t = time.perf_counter()
+                video.write(annotate(current[0].image, result, source.width, source.height))
+                timer.add("write", t)
+            bar.update(1)
+            bar.set_postfix(people=len(result.track_ids), fps=f"{len(results) / (time.perf_counter() - start):.1f}")
+    bar.close()
+    return results
+
+
 def run_track(args: argparse.Namespace) -> int:
     """Run the pipeline for the parsed ``track`` options; returns the exit status."""
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -103,29 +145,18 @@ def run_track(args: argparse.Namespace) -> int:
     config = PipelineConfig(box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None)
     timer = StageTimer()
     name = args.name or Path(args.source).stem
-
-    # --render draws each frame as it is tracked, so the source is decoded once.
-    current: list[Frame] = []
-
-    def frames() -> Iterator[Frame]:
-        for frame in source:
-            current[:] = [frame]
-            yield frame
-
-    results: list[FrameResult] = []
-    bar = tqdm(total=len(source), unit="frame", disable=args.quiet, desc=name, dynamic_ncols=True)
-    start = time.perf_counter()
-    video = VideoWriter(args.render, source.width, source.height, source.fps) if args.render else None
-    with video or contextlib.nullcontext():
-        for result in track(frames(), detector, estimator, flow, tracker, config, timer):
-            results.append(result)
-            if video is not None:
-                t = time.perf_counter()
-                video.write(annotate(current[0].image, result, source.width, source.height))
-                timer.add("write", t)
-            bar.update(1)
-            bar.set_postfix(people=len(result.track_ids), fps=f"{len(results) / (time.perf_counter() - start):.1f}")
-    bar.close()
+    results = track_source(
+        source,
+        detector,
+        estimator,
+        flow,
+        tracker,
+        config,
+        timer,
+        render=args.render,
+        progress=not args.quiet,
+        name=name,
+    )
 
     t = time.perf_counter()
     out = Path(args.out)
@@ -133,8 +164,8 @@ def run_track(args: argparse.Namespace) -> int:
     filt = OutputFilter(args.min_box_score, args.min_joint_score)
     written = write_posetrack(out, name, results, formats, filt, args.keypoint_layout)
     written.append(write_tracks(out / "tracks" / f"{name}.json", results, args.min_box_score))
-    if video is not None:
-        written.append(video.path)
+    if args.render:
+        written.append(Path(args.render))
     timer.add("write", t)
 
     failed = getattr(source, "failed", 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pose.bench import DEFAULT_CASES, MODE_DTYPES, PAPER_GMACS
 
@@ -78,6 +79,12 @@ def _cmd_weights(args: argparse.Namespace) -> int:
         f"{args.checkpoint}: loads into {args.arch} with {args.joints} joints "
         f"({len(model.state_dict())} keys, {params:,} parameters)"
     )
+    if args.export_fp16:
+        from pose.checkpoint import save_state_dict
+
+        save_state_dict(model, args.export_fp16, half=True)
+        size = Path(args.export_fp16).stat().st_size
+        print(f"wrote {args.export_fp16}: plain float16 state_dict, {size / 1e6:.1f} MB")
     return 0
 
 
@@ -88,7 +95,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _add_bench_parsers(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="speed benchmarks (pose network, tracking, evaluation, training)")
+    bench = sub.add_parser(
+        "bench", help="benchmarks: pose network, tracking, evaluation, training speed; synthetic accuracy"
+    )
     kinds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
 
     pose = kinds.add_parser("pose", help="pose network throughput vs. a single-convolution roofline")
@@ -128,6 +137,14 @@ def _add_bench_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--device", default="cpu", help="cpu (also CUDA when present) or cuda")
     train.set_defaults(func=_cmd_bench_train)
 
+    from tracker.demo import add_bench_synth_args, run_bench_synth
+
+    synth = kinds.add_parser(
+        "synth", help="mAP/MOTA of the demo model on held-out synthetic sequences: GT boxes vs detections, flow"
+    )
+    add_bench_synth_args(synth)
+    synth.set_defaults(func=run_bench_synth)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -138,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from pose.train.cli import add_train_parser
     from tracker.app import add_track_parser
+    from tracker.demo import add_demo_parser
     from tracker.render import add_render_parser
     from tracker.synth import add_synth_parser
 
+    add_demo_parser(sub)
     add_track_parser(sub)
 
     ev = sub.add_parser(
@@ -165,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")
     weights.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC")
     weights.add_argument("--joints", type=int, default=17, help="number of joints (default 17)")
+    weights.add_argument("--export-fp16", metavar="OUT.pth", help="also write the weights as a float16 state_dict")
     weights.set_defaults(func=_cmd_weights)
     return parser
 

@@ -140,7 +140,9 @@ def run_train(args: argparse.Namespace) -> int:
                 raise ValueError("--device cuda requested but CUDA is not available")
         records = load_records(exp.data.dataset, exp.data.train_ann, exp.data.train_images)
         augment = exp.augment.to_augment_config(_flip_pairs(exp.data.dataset))
-        dataset = KeypointDataset(records, exp.train.input_size, augment, exp.data.sigma, seed=exp.train.seed)
+        dataset = KeypointDataset(
+            records, exp.train.input_size, augment, exp.data.sigma, exp.train.seed, exp.data.unbiased_target
+        )
         validate = build_validator(exp) if rank == 0 else None
     except ValueError as exc:
         print(f"hrtrack train: error: {exc}", file=sys.stderr)

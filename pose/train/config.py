@@ -54,6 +54,8 @@ class DataConfig:
         det_score_threshold: detections scoring below this are dropped (official: 0.0).
         flip_test: flip test during validation (official recipe).
         sigma: heatmap Gaussian sigma; None: 2 for 64x48 heatmaps, 3 for larger ones.
+        unbiased_target: centre the target Gaussians on the sub-pixel joint positions (DARK's
+            unbiased encoding) instead of the official rounded pixel; off in the paper's recipe.
     """
 
     dataset: str = "coco"
@@ -65,6 +67,7 @@ class DataConfig:
     det_score_threshold: float = 0.0
     flip_test: bool = True
     sigma: float | None = None
+    unbiased_target: bool = False
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:

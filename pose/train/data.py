@@ -372,6 +372,8 @@ class KeypointDataset(Dataset):
         augment_config: :class:`AugmentConfig` for training, ``NO_AUGMENT`` (default) for validation.
         sigma: Gaussian sigma on the heatmap; default 2 for 64x48 heatmaps, 3 for larger ones.
         seed: base seed of the augmentation.
+        unbiased_target: Gaussian centred on the sub-pixel joint position (not the official
+            recipe, see :func:`pose.train.target.generate_target`).
     """
 
     def __init__(
@@ -381,6 +383,7 @@ class KeypointDataset(Dataset):
         augment_config: AugmentConfig = NO_AUGMENT,
         sigma: float | None = None,
         seed: int = 0,
+        unbiased_target: bool = False,
     ) -> None:
         if len(records) == 0:
             raise ValueError("KeypointDataset needs at least one person record")
@@ -392,6 +395,7 @@ class KeypointDataset(Dataset):
         self.augment_config = augment_config
         self.sigma = default_sigma(self.heatmap_size) if sigma is None else float(sigma)
         self.seed = int(seed)
+        self.unbiased_target = bool(unbiased_target)
         self.epoch = 0
         self.load_failures: Counter[str] = Counter()  # image path -> failed loads (this process)
         self._bad: set[int] = set()
@@ -426,7 +430,9 @@ class KeypointDataset(Dataset):
         center, scale = box_to_center_scale(rec.box[None], self.input_w / self.input_h)
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
         sample = augment(image, rec.joints, center[0], scale[0], (self.input_w, self.input_h), rng, self.augment_config)
-        target, weight = generate_target(sample.joints, (self.input_w, self.input_h), self.heatmap_size, self.sigma)
+        target, weight = generate_target(
+            sample.joints, (self.input_w, self.input_h), self.heatmap_size, self.sigma, self.unbiased_target
+        )
         x = (sample.image.astype(np.float32) - self._mean) / self._std
         meta: dict[str, object] = {
             "index": used,
