@@ -19,7 +19,14 @@ from eval.api import run_eval_cli
 from pose.checkpoint import load_checkpoint
 from pose.hrnet import build_model
 from tracker.cli import main
-from tracker.demo import DEMO_ARCH, DEMO_WEIGHTS, BENCH_SETTINGS
+from tracker.demo import BENCH_SETTINGS, DEMO_ARCH, DEMO_WEIGHTS
+
+# Measured with the bundled model on this CPU: the 40-frame demo clip (seed 7) scores mAP 86.1,
+# MOTA 78.6; the bench test's GT-box row (one 24-frame sequence, seed 3000) mAP 96.0. The
+# thresholds leave room for other CPUs' rounding, not for a model that stopped working.
+MIN_DEMO_MAP = 75.0
+MIN_DEMO_MOTA = 65.0
+MIN_BENCH_GT_MAP = 85.0
 
 
 def frame_count(path: Path) -> int:
@@ -52,7 +59,6 @@ def test_demo_tracks_a_held_out_clip(tmp_path: Path, capsys: pytest.CaptureFixtu
     # The same schema and values as `hrtrack eval --json` on the demo's files.
     run_eval_cli(out / "synth" / "posetrack18", out / "posetrack18", json_out=tmp_path / "eval.json")
     assert metrics == json.loads((tmp_path / "eval.json").read_text())
-    # Measured on this clip (seed 7, 40 frames): see the README's demo section.
     assert metrics["ap"]["total"] >= MIN_DEMO_MAP
     assert metrics["mota"]["total"] >= MIN_DEMO_MOTA
 
@@ -69,7 +75,7 @@ def test_bench_synth_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert math.isfinite(row["mAP"]) and math.isfinite(row["MOTA"])
     gt_flow = rows[0]
     assert gt_flow["boxes"] == "GT boxes" and gt_flow["association"] == "flow-oks"
-    assert gt_flow["mAP"] >= MIN_DEMO_MAP
+    assert gt_flow["mAP"] >= MIN_BENCH_GT_MAP
 
 
 def test_demo_rejects_missing_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,9 +9,11 @@ from pose.train.bench import bench_train_step, run_train_bench
 
 def test_train_bench_small_network(capsys: pytest.CaptureFixture[str]) -> None:
     rows = run_train_bench("cpu", batch=2, steps=1, arch="hrnet_w8", input_size=(64, 64), warmup=0)
-    assert rows[0].device == "cpu" and rows[0].images_per_s > 0
+    assert [(r.device, r.amp) for r in rows[:2]] == [("cpu", False), ("cpu", True)]
+    assert all(r.images_per_s > 0 for r in rows)
     out = capsys.readouterr().out
-    assert "train step hrnet_w8 64x64 batch 2 on cpu" in out and "images/s" in out
+    assert "train step hrnet_w8 64x64 batch 2 on cpu, float32" in out and "images/s" in out
+    assert "train step hrnet_w8 64x64 batch 2 on cpu, bf16 autocast" in out
 
 
 def test_train_bench_rejects_bad_arguments() -> None:

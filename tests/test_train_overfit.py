@@ -1,16 +1,14 @@
 """Overfitting proof: a small HRNet (W16, 128x96) learns a handful of people on CPU.
 
-Target of the issue: train-set AP >= 0.9 within a few CPU minutes; NOT reached yet. Reached so
-far: 0.82 on the stick figures after 100 epochs (~3 min) and 0.37 on the real COCO fixture after
-100 epochs (~4.5 min, still rising); on a quiet machine with 2 threads the stick figures reach
-0.884 (AP50 1.0) after 300 epochs in 283 s (sigma 1 or lr 5e-3 did worse). The thresholds below
-are what these runs reliably reach, pending a recipe that gets to 0.9 in about two minutes.
+Target of the issue: train-set COCO AP >= 0.9 (pycocotools) within a few CPU minutes.
 
 The data are generated stick figures (limbs and coloured joint discs on a textured background,
 written as a tiny COCO file + images) and, when ../shared/data is present, the real COCO
-fixture (4 images, 12 usable persons). Augmentation is off (``tiny_overfit`` config): the
-network must memorise exactly the crops it is validated on; with the official augmentation
-the same few minutes of CPU give a much lower AP.
+fixture (4 images, 12 usable persons). Augmentation is off and the heatmap targets are centred
+on the sub-pixel joint positions (``tiny_overfit`` config): the network must memorise exactly
+the crops it is validated on, and the official rounded targets would teach it peaks up to half
+a 32x24-heatmap pixel off, which caps the AP of a perfectly memorised set near 0.88 (measured:
+0.884 after 300 epochs with rounded targets, 0.943 with sub-pixel ones).
 """
 
 from __future__ import annotations
@@ -119,11 +117,15 @@ def _overfit(ann: Path, image_dir: Path, out: Path, epochs: int, lr: float, batc
     One torch thread: on this shared 2-core machine two OpenMP threads slow down badly as soon
     as other processes run (busy-waiting), one thread is steady.
     """
-    sets = [f"epochs={epochs}", f"lr={lr}", f"lr_steps=[{int(epochs * 0.7)}]", f"batch_size={batch}", f"out_dir={out}"]
+    steps = f"[{int(epochs * 0.7)},{int(epochs * 0.9)}]"
+    sets = [f"epochs={epochs}", f"lr={lr}", f"lr_steps={steps}", f"batch_size={batch}", f"out_dir={out}"]
     exp = load_config("tiny_overfit", sets)
     assert exp.augment.to_augment_config(COCO_FLIP_PAIRS) == NO_AUGMENT  # the config turns augmentation off
+    assert exp.data.unbiased_target
     records = coco_records(ann, image_dir)
-    dataset = KeypointDataset(records, exp.train.input_size, NO_AUGMENT, seed=0)
+    dataset = KeypointDataset(
+        records, exp.train.input_size, NO_AUGMENT, seed=0, unbiased_target=exp.data.unbiased_target
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -139,14 +141,18 @@ def _overfit(ann: Path, image_dir: Path, out: Path, epochs: int, lr: float, batc
 
 def test_overfit_stick_figures(tmp_path: Path) -> None:
     ann = make_stick_figures(tmp_path / "figs")
-    ap, seconds = _overfit(ann, tmp_path / "figs", tmp_path / "run", epochs=100, lr=2e-3, batch=4)
-    # Measured: AP 0.82 after 100 epochs (~170 s on the shared 2-core CPU); 0.9 needs longer.
-    assert ap >= 0.75, f"train-set AP {ap:.3f} after {seconds:.0f} s"
+    ap, seconds = _overfit(ann, tmp_path / "figs", tmp_path / "run", epochs=300, lr=2e-3, batch=4)
+    # Measured: AP 0.943 after 300 epochs (MEASURED_SECONDS s with one thread); 200 epochs with
+    # the learning-rate steps at 140 and 180 give 0.893.
+    assert ap >= 0.9, f"train-set AP {ap:.3f} after {seconds:.0f} s"
 
 
 def test_overfit_coco_fixture(shared_data: Path, tmp_path: Path) -> None:
     coco = shared_data / "coco"
-    ap, seconds = _overfit(coco / "test_coco.json", coco, tmp_path / "run", epochs=100, lr=2e-3, batch=4)
-    # Measured: AP 0.31 after 75 epochs, 0.37 after 100 (~270 s on the shared 2-core CPU); the
-    # real people are still improving there, 0.9 needs far longer than a test may take.
-    assert ap >= 0.3, f"train-set AP {ap:.3f} after {seconds:.0f} s"
+    ap, seconds = _overfit(coco / "test_coco.json", coco, tmp_path / "run", epochs=200, lr=2e-3, batch=4)
+    # Measured: AP 0.773 after 200 epochs (293 s with one thread on the busy 2-core CPU; 0.856
+    # at best in a 300-epoch run). 10 of the 12 real people are memorised to OKS 0.94-0.99; a
+    # person lying across the right image border (OKS 0.09) and one cut by the left border
+    # (0.58) are not within the budget, which keeps the real fixture below the 0.9 of the
+    # generated figures.
+    assert ap >= 0.7, f"train-set AP {ap:.3f} after {seconds:.0f} s"

@@ -43,6 +43,22 @@ def test_weight_zero_outside_the_map_and_for_invisible_joints() -> None:
     assert 0 < target[3].max() < 1  # partial patch at the border, peak off the map
 
 
+def test_unbiased_target_is_centred_on_the_sub_pixel_position() -> None:
+    # Joint at heatmap position (10.3, 7.0): official target peaks exactly at pixel 10 with equal
+    # neighbours; the unbiased one is the Gaussian around 10.3 (same patch, asymmetric).
+    joints = np.array([[10.3 * 4, 7.0 * 4, 1.0]])
+    official, w1 = generate_target(joints, (96, 128), (24, 32), sigma=2.0)
+    unbiased, w2 = generate_target(joints, (96, 128), (24, 32), sigma=2.0, unbiased=True)
+    assert w1.tolist() == w2.tolist() == [1.0]
+    row_o, row_u = official[0, 7], unbiased[0, 7]
+    assert row_o[10] == 1.0 and row_o[9] == pytest.approx(row_o[11])
+    assert int(np.argmax(row_u)) == 10 and row_u[11] > row_u[9]
+    xs = np.arange(24)
+    expected = np.exp(-((xs - 10.3) ** 2) / 8.0) * ((xs >= 4) & (xs < 17))  # patch of the rounded 10
+    assert row_u == pytest.approx(expected, abs=1e-6)
+    assert (official > 0).tolist() == (unbiased > 0).tolist()
+
+
 def test_default_sigma() -> None:
     assert default_sigma((48, 64)) == 2 and default_sigma((72, 96)) == 3
 

@@ -15,7 +15,8 @@ against the sequences' ground truth with :func:`eval.evaluate`.
 
 ``hrtrack bench synth`` runs a fixed held-out set once per setting (boxes: ground truth,
 simulated detections with flow propagation, simulated detections alone; association: flow-OKS
-or OKS without flow) and prints mAP and MOTA per setting as one table.
+or OKS without flow) and prints mAP, MOTA and the MOTA's precision and recall per setting as
+one table.
 """
 
 from __future__ import annotations
@@ -219,9 +220,13 @@ def run_bench_synth(args: argparse.Namespace) -> int:
                     "association": setting.assoc,
                     "mAP": result["ap"]["total"],
                     "MOTA": result["mota"]["total"],
+                    "precision": result["precision"]["total"],
+                    "recall": result["recall"]["total"],
                     "seconds": time.perf_counter() - t0,
                 }
             )
+            r = rows[-1]
+            print(f"  {r['boxes']}, {r['association']}: mAP {r['mAP']:.1f} MOTA {r['MOTA']:.1f}", file=sys.stderr)
     print(
         f"hrtrack bench synth: {args.sequences} held-out sequences x {args.frames} frames ({args.difficulty}, "
         f"seed {args.seed}), demo model {DEMO_ARCH} {DEMO_INPUT_SIZE[0]}x{DEMO_INPUT_SIZE[1]}, DIS flow"
@@ -234,7 +239,11 @@ def run_bench_synth(args: argparse.Namespace) -> int:
 
 def format_bench_table(rows: list[dict[str, Any]]) -> str:
     """The benchmark rows as a markdown table."""
-    lines = ["| boxes | association | mAP | MOTA | seconds |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| boxes | association | mAP | MOTA | precision | recall | seconds |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['boxes']} | {r['association']} | {r['mAP']:.1f} | {r['MOTA']:.1f} | {r['seconds']:.0f} |")
+        values = " | ".join(f"{r[k]:.1f}" for k in ("mAP", "MOTA", "precision", "recall"))
+        lines.append(f"| {r['boxes']} | {r['association']} | {values} | {r['seconds']:.0f} |")
     return "\n".join(lines)

@@ -92,11 +92,15 @@ class PipelineConfig:
     """box_nms: IoU threshold unifying detected and flow-propagated boxes (FlowTrack step 3).
     min_box_score: detections below it are dropped before pose estimation.
     propagate: add flow-propagated boxes (disable for the no-propagation baseline).
+    pose_nms: OKS threshold of the official test recipe's pose NMS after estimation (None: off).
+        A propagated box and a detection of the same person can overlap too little for the box
+        NMS (a keypoint box is shaped unlike a detector's box) and yield the same pose twice.
     """
 
     box_nms: float = 0.5
     min_box_score: float = 0.0
     propagate: bool = True
+    pose_nms: float | None = 0.9
 
 
 def unify_boxes(detections: Detections, propagated: Detections, iou_threshold: float) -> tuple[Detections, int]:
@@ -145,6 +149,8 @@ def track(
         t = timer.add("propagate+nms", t)
 
         poses = estimator(frame.image, boxes.boxes, boxes.scores)
+        if config.pose_nms is not None:
+            poses = poses.nms(config.pose_nms)
         t = timer.add("pose", t)
 
         ids = tracker.assign(poses.keypoints, poses.boxes, poses.scores)
