@@ -100,6 +100,31 @@ def test_missed_detection_keeps_id_through_propagation() -> None:
     assert ids[5][0] not in (ids[2][0], None)
 
 
+class _TwoBoxesPerPerson(ScriptedDetector):
+    """Each walker detected twice: its box and a wider box (IoU 0.4 < box NMS 0.5) around it."""
+
+    def detect(self, frame):  # type: ignore[no-untyped-def]
+        dets = super().detect(frame)
+        wide = dets.boxes.copy()
+        half = (wide[:, 2] - wide[:, 0]) * 0.75
+        wide[:, 0] -= half
+        wide[:, 2] += half
+        return type(dets)(np.concatenate([dets.boxes, wide]), np.concatenate([dets.scores, dets.scores * 0.9]))
+
+
+@pytest.mark.parametrize("pose_nms", [0.9, None])
+def test_pose_nms_removes_the_second_pose_of_a_person(pose_nms: float | None) -> None:
+    walkers = [Walker((40, 60), (5, 0), seed=3)]
+    images = [render(walkers, t, SHAPE) for t in range(3)]
+    oracle = OracleEstimator(walkers)  # both boxes of the walker give its (identical) pose
+    config = PipelineConfig(propagate=False, pose_nms=pose_nms)
+    detector = _TwoBoxesPerPerson(walkers)
+    results = list(track(frames_of(images, oracle), detector, oracle, None, FlowTracker(), config))
+    assert all(r.num_detections == 2 for r in results)
+    people = [len(r.track_ids) for r in results]
+    assert people == ([1, 1, 1] if pose_nms else [2, 2, 2])
+
+
 def test_multi_frame_memory_relinks_after_a_short_gap() -> None:
     walkers = [Walker((30, 40), (4, 1), seed=1)]
     results, _ = _run(walkers, 7, misses={(3, 0)}, propagate=False, queue=3)

@@ -55,6 +55,7 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assoc", default="flow-oks", choices=ASSOC_MODES, help="association (default flow-oks)")
     p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
     p.add_argument("--box-nms", type=float, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
+    p.add_argument("--pose-nms", type=float, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)")
     p.add_argument("--queue", type=int, default=5, help="frames of memory for flow-OKS (L_Q, default 5)")
     p.add_argument("--min-box-score", type=float, default=0.5, help="person score to write a pose (0.5)")
     p.add_argument("--min-joint-score", type=float, default=0.4, help="score to write a joint (0.4)")
@@ -142,7 +143,9 @@ def run_track(args: argparse.Namespace) -> int:
         flip_pairs=POSETRACK18_FLIP_PAIRS if args.keypoint_layout == "posetrack18" else COCO_FLIP_PAIRS,
     )
     tracker = FlowTracker(FlowTrackConfig(assoc=args.assoc, queue_length=args.queue))
-    config = PipelineConfig(box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None)
+    config = PipelineConfig(
+        box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None, pose_nms=args.pose_nms or None
+    )
     timer = StageTimer()
     name = args.name or Path(args.source).stem
     results = track_source(
