@@ -77,22 +77,24 @@ def test_a_few_steps_lower_the_loss(tmp_path: Path) -> None:
     assert result.best_epoch == int(np.argmin(losses)) + 1
 
 
-def test_bf16_autocast_and_memory_layouts_train_the_same_network(tmp_path: Path) -> None:
-    """amp (bfloat16 autocast) learns too; channels_last and NCHW give the same weights; saved
-    weights are float32, contiguous, and load into a plain model."""
+def test_bf16_autocast_and_memory_layouts_train(tmp_path: Path) -> None:
+    """channels_last (default), NCHW and amp (bfloat16 autocast) all learn; the two float32
+    layouts compute the same first-epoch loss (they differ only by float rounding, which a few
+    Adam steps on four samples then amplify); saved weights are float32, contiguous, loadable."""
     ds = KeypointDataset(_records(tmp_path), (64, 64), seed=0)
     runs = {}
     for name, kw in {"cl": {}, "nchw": {"channels_last": False}, "amp": {"amp": True}}.items():
         cfg = _config(tmp_path, epochs=8, lr_steps=(7,), out_dir=str(tmp_path / name), **kw)
         runs[name] = train(cfg, ds)
-    losses = [row["loss"] for row in runs["amp"].history]
-    assert all(math.isfinite(v) for v in losses) and losses[-1] < 0.75 * losses[0]
-    a, b = runs["cl"].model.state_dict(), runs["nchw"].model.state_dict()
-    worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
-    assert worst < 1e-3, f"channels_last and NCHW training differ by {worst}"
-    saved = torch.load(tmp_path / "amp" / "last.pth", weights_only=True)
-    assert all(v.dtype != torch.bfloat16 and v.is_contiguous() for v in saved.values())
-    load_checkpoint(build_model("hrnet_w8"), tmp_path / "amp" / "last.pth")
+    losses = {name: [row["loss"] for row in run.history] for name, run in runs.items()}
+    for name, values in losses.items():
+        assert all(math.isfinite(v) for v in values) and values[-1] < 0.75 * values[0], (name, values)
+    assert losses["cl"][0] == pytest.approx(losses["nchw"][0], rel=1e-5)
+    assert losses["amp"][0] == pytest.approx(losses["cl"][0], rel=2e-2)  # bfloat16 forward
+    for name in runs:
+        saved = torch.load(tmp_path / name / "last.pth", weights_only=True)
+        assert all(v.dtype != torch.bfloat16 and v.is_contiguous() for v in saved.values())
+        load_checkpoint(build_model("hrnet_w8"), tmp_path / name / "last.pth")
 
 
 def test_resume_continues_exactly(tmp_path: Path) -> None:

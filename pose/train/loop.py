@@ -82,7 +82,8 @@ class TrainConfig:
             float32). About 1.9x faster on CPUs with AMX/AVX512-BF16 and on Ampere+ GPUs; no
             gradient scaler is needed with bfloat16.
         channels_last: keep the network and the batches in channels_last memory layout (the
-            faster convolution path on CPU and on tensor-core GPUs; the weights saved are the same).
+            faster convolution path on CPU and on tensor-core GPUs). The same computation up to
+            float rounding; the saved state_dicts have the usual contiguous layout.
     """
 
     arch: str = "hrnet_w32"
