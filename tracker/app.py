@@ -82,6 +82,35 @@ def annotate(image: np.ndarray | None, result: FrameResult, width: int, height: 
     return canvas
 
 
+def load_estimator(
+    weights: str | Path | None,
+    arch: str,
+    input_size: tuple[int, int],
+    layout: str = "coco",
+    device: str = "cpu",
+    flip_test: bool = True,
+    batch_size: int = 32,
+    compile: bool = False,
+    bf16: bool = False,
+) -> PoseEstimator:
+    """The pose estimator of a checkpoint (strict load; ``weights=None``: random weights, for
+    benchmarks). ``layout`` is the model's joint slots: ``coco`` or ``posetrack18`` (whose
+    head_bottom/head_top slots are not swapped by the flip test)."""
+    model = build_model(arch)
+    if weights:
+        load_checkpoint(model, weights)
+    return PoseEstimator(
+        model,
+        input_size,
+        device=device,
+        flip_test=flip_test,
+        batch_size=batch_size,
+        compile=compile,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        flip_pairs=POSETRACK18_FLIP_PAIRS if layout == "posetrack18" else COCO_FLIP_PAIRS,
+    )
+
+
 def track_source(
     source: VideoSource | ImageListSource,
     detector: Detector,
@@ -131,16 +160,16 @@ def run_track(args: argparse.Namespace) -> int:
     source = open_source(args.source, args.images_root)
     detector = make_detector(args.detector, args.det_threshold)
     flow = make_flow(args.flow, args.flow_max_side, args.device)
-    model = load_checkpoint(build_model(args.arch), args.weights)
-    estimator = PoseEstimator(
-        model,
+    estimator = load_estimator(
+        args.weights,
+        args.arch,
         (height, width),
+        args.keypoint_layout,
         device=args.device,
         flip_test=not args.no_flip,
         batch_size=args.batch_size,
         compile=args.compile,
-        dtype=torch.bfloat16 if args.bf16 else torch.float32,
-        flip_pairs=POSETRACK18_FLIP_PAIRS if args.keypoint_layout == "posetrack18" else COCO_FLIP_PAIRS,
+        bf16=args.bf16,
     )
     tracker = FlowTracker(FlowTrackConfig(assoc=args.assoc, queue_length=args.queue))
     config = PipelineConfig(

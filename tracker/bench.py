@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 from flow import make_flow
-from pose.checkpoint import load_checkpoint
-from pose.estimator import PoseEstimator, parse_input_size
-from pose.hrnet import build_model
+from pose.estimator import parse_input_size
+from tracker.app import load_estimator
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer, track
@@ -57,12 +56,7 @@ def run_track_bench(
     if detector is None:
         detector = f"onnx:{DEFAULT_DETECTOR}" if DEFAULT_DETECTOR.exists() else "hog"
     source = open_source(video)
-    model = build_model(arch)
-    if weights:
-        load_checkpoint(model, weights)
-    estimator = PoseEstimator(
-        model, parse_input_size(input_size), device=device, dtype=torch.bfloat16 if bf16 else torch.float32
-    )
+    estimator = load_estimator(weights, arch, parse_input_size(input_size), device=device, bf16=bf16)
     timer = StageTimer()
     stream = (f for f in source if frames is None or f.index < frames)
     count = 0

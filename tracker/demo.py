@@ -29,16 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from eval.api import evaluate, format_tables, to_jsonable
 from eval.files import atomic_write_json
 from flow import make_flow
-from pose.checkpoint import load_checkpoint
-from pose.decode import POSETRACK18_FLIP_PAIRS
 from pose.estimator import PoseEstimator
-from pose.hrnet import build_model
-from tracker.app import track_source
+from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer
@@ -65,15 +60,7 @@ def demo_estimator(
     path = Path(weights) if weights else DEMO_WEIGHTS
     if not path.is_file():
         raise ValueError(f"{path}: demo model weights not found (reinstall hrtrack or give --weights)")
-    model = load_checkpoint(build_model(DEMO_ARCH), path)
-    return PoseEstimator(
-        model,
-        DEMO_INPUT_SIZE,
-        device=device,
-        flip_test=flip_test,
-        dtype=torch.bfloat16 if bf16 else torch.float32,
-        flip_pairs=POSETRACK18_FLIP_PAIRS,
-    )
+    return load_estimator(path, DEMO_ARCH, DEMO_INPUT_SIZE, DEMO_LAYOUT, device, flip_test, bf16=bf16)
 
 
 @dataclass(frozen=True)
@@ -112,13 +99,13 @@ def track_synth(
         raise ValueError(f"{gt_dir}: no synthetic sequences found")
     timer = StageTimer()
     needs_flow = setting.assoc == "flow-oks" or (setting.propagate and setting.boxes != "gt")
+    flow = make_flow(flow_spec) if needs_flow else None
+    config = PipelineConfig(propagate=setting.propagate and setting.boxes != "gt" and flow is not None)
     for name in names:
         gt_file = gt_dir / f"{name}.json"
         source = annotation_source(gt_file, data)
         spec = f"gt:{gt_file}" if setting.boxes == "gt" else f"json:{data / 'detections' / (name + '.json')}"
-        flow = make_flow(flow_spec) if needs_flow else None
-        tracker = FlowTracker(FlowTrackConfig(assoc=setting.assoc))
-        config = PipelineConfig(propagate=setting.propagate and setting.boxes != "gt" and flow is not None)
+        tracker = FlowTracker(FlowTrackConfig(assoc=setting.assoc))  # a fresh memory per sequence
         results = track_source(
             source, make_detector(spec), estimator, flow, tracker, config, timer, render, progress, name
         )

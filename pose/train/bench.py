@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from pose.hrnet import build_model
+from pose.train.loop import training_step
 from pose.train.loss import JointsMSELoss
 
 
@@ -73,12 +74,7 @@ def bench_train_step(
             torch.cuda.synchronize(dev)
 
     def step() -> None:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            heatmaps = model(x)
-        loss = criterion(heatmaps.float(), target, weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        training_step(model, optimizer, criterion, x, target, weight, amp)
 
     for _ in range(warmup):
         step()

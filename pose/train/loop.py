@@ -283,6 +283,26 @@ def _loader(config: TrainConfig, train_set: Dataset, epoch: int, info: _Dist, de
     )
 
 
+def training_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    criterion: JointsMSELoss,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor,
+    amp: bool = False,
+) -> torch.Tensor:
+    """One optimisation step; returns the (detached) loss. ``amp``: the forward pass runs under
+    bfloat16 autocast, the loss is computed in float32 from the float32 copy of the heatmaps."""
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
+        heatmaps = net(images)
+    loss = criterion(heatmaps.float(), target, weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def train(
     config: TrainConfig,
     train_set: Dataset,
@@ -358,13 +378,8 @@ def train(
             images = images.to(device, non_blocking=True).contiguous(memory_format=layout)
             target = target.to(device, non_blocking=True)
             weight = weight.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-                heatmaps = net(images)
-            loss = criterion(heatmaps.float(), target, weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * len(images)
+            loss = training_step(net, optimizer, criterion, images, target, weight, config.amp)
+            total_loss += float(loss) * len(images)
             seen += len(images)
             rate = seen * info.world / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{total_loss / seen:.3e}", lr=f"{lr:.1e}", imgs_s=f"{rate:.1f}")
