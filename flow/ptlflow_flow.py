@@ -2,7 +2,8 @@
 
 Install with ``pip install 'hrtrack[ptlflow]'`` (ptlflow plus torchvision 0.28.0). Spec:
 ``ptlflow:MODEL:CHECKPOINT`` where CHECKPOINT is a local file or one of ptlflow's checkpoint
-names (e.g. ``things``) already in ptlflow's cache: nothing is downloaded here. ``none`` as
+names (e.g. ``things``), which ptlflow downloads into torch hub's cache on first use (never with
+``HRTRACK_OFFLINE=1``; a failed download is a one-line error naming the URL and the path). ``none`` as
 checkpoint runs the model with random weights (for tests and timing only).
 """
 
@@ -46,8 +47,8 @@ def import_ptlflow():
     return ptlflow
 
 
-def _cached_named_checkpoint(ptlflow, model_name: str, name: str) -> str:
-    """The cached file of ptlflow's named checkpoint ``name``; an error if it is not cached."""
+def _named_checkpoint(ptlflow, model_name: str, name: str) -> tuple[str, str, Path]:
+    """ptlflow's named checkpoint ``name``: (the name ptlflow takes, its URL, its file in torch hub's cache)."""
     urls = getattr(ptlflow.get_model_reference(model_name), "pretrained_checkpoints", {}) or {}
     if name not in urls:
         if os.sep in name or name.endswith((".ckpt", ".pth", ".pt")):
@@ -55,12 +56,16 @@ def _cached_named_checkpoint(ptlflow, model_name: str, name: str) -> str:
         known = ", ".join(urls) or "none"
         raise ValueError(f"ptlflow:{model_name}: no checkpoint file or name {name!r} (named checkpoints: {known})")
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urls[name]).name
-    if not cached.is_file():
+    if not cached.is_file() and _offline():
         raise ValueError(
-            f"ptlflow:{model_name}:{name}: checkpoint not in the cache; download {urls[name]} "
-            f"to {cached} (or give its local path)"
+            f"ptlflow:{model_name}:{name}: not in the cache and HRTRACK_OFFLINE is set; download {urls[name]} "
+            f"and place it at {cached}"
         )
-    return str(cached)
+    return (str(cached) if cached.is_file() else name), urls[name], cached
+
+
+def _offline() -> bool:
+    return os.environ.get("HRTRACK_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 class PtlflowFlow:
@@ -73,15 +78,21 @@ class PtlflowFlow:
         if not checkpoint:
             raise ValueError(
                 f"ptlflow:{model_name} needs a checkpoint: ptlflow:{model_name}:PATH to a local .ckpt, "
-                "or a ptlflow checkpoint name already in its cache (nothing is downloaded)"
+                "or a ptlflow checkpoint name such as things (downloaded on first use)"
             )
         ckpt = None if checkpoint == "none" else checkpoint
+        named = None
         if ckpt is not None and not Path(ckpt).is_file():
-            ckpt = _cached_named_checkpoint(ptlflow, model_name, ckpt)
+            ckpt, url, cached = named = _named_checkpoint(ptlflow, model_name, ckpt)
         try:
-            self.model = ptlflow.get_model(model_name, ckpt_path=ckpt).eval()
+            self.model = ptlflow.get_model(model_name, ckpt_path=ckpt).eval()  # ptlflow downloads a named one
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if named is not None and not cached.is_file():
+                raise ValueError(
+                    f"cannot fetch ptlflow:{model_name}:{checkpoint} from {url} ({first}); download it and place it "
+                    f"at {cached}"
+                ) from None
             raise ValueError(
                 f"ptlflow:{model_name}:{checkpoint}: could not load the checkpoint ({first}); give a local file path"
             ) from None

@@ -45,11 +45,43 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, object]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({first})") from None
+        obj = _load_with_numpy_metadata(p)
+        if obj is None:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({first})") from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{p}: expected a state_dict or a dict holding one, got {type(obj).__name__}")
     return dict(obj)
+
+
+def _load_with_numpy_metadata(path: Path) -> object | None:
+    """Load a checkpoint whose metadata holds numpy values (mmpose's ``meta``, e.g. a best score
+    as ``numpy.float64``), allowing those numpy types and nothing else; None if others appear."""
+    import importlib
+
+    try:
+        wanted = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:
+        return None
+    allowed = []
+    for qualname in wanted:
+        module, _, attr = qualname.rpartition(".")
+        if module.split(".")[0] != "numpy":
+            return None
+        try:
+            allowed.append(getattr(importlib.import_module(module), attr))
+        except (ImportError, AttributeError):
+            return None
+    if not allowed:
+        return None
+    import numpy as np
+
+    allowed += [getattr(np.dtypes, name) for name in getattr(np.dtypes, "__all__", ())]  # dtype instances' classes
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
 
 
 def extract_state_dict(obj: Mapping[str, object], source: str = "checkpoint") -> dict[str, torch.Tensor]:

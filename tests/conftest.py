@@ -15,3 +15,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_downloads(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach outside: the model zoo is offline with an empty cache unless a test serves
+    files from a loopback mirror (tests/mirror.py) and turns this off."""
+    monkeypatch.setenv("HRTRACK_OFFLINE", "1")
+    monkeypatch.setenv("HRTRACK_HOME", str(tmp_path_factory.getbasetemp() / "hrtrack_home"))
+    monkeypatch.delenv("HRTRACK_MIRROR", raising=False)
+    monkeypatch.delenv("HRTRACK_ZOO", raising=False)

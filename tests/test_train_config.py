@@ -39,6 +39,7 @@ def test_official_values() -> None:
         32,
     )
     assert w32.data.dataset == "coco" and w32.data.sigma == 2.0 and w32.data.val_boxes == "gt"
+    assert w32.train.pretrained == "hrnet_w32_imagenet"  # a zoo backbone, as the official recipe starts
     assert w32.augment == AugmentSection()  # the official augmentation values are the defaults
     w48 = load_config("coco_w48_384x288.yaml")
     assert (w48.train.arch, w48.train.input_size, w48.data.sigma, w48.train.epochs) == (

@@ -20,6 +20,7 @@ from pose.checkpoint import load_checkpoint
 from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
 from pose.estimator import PoseEstimator, parse_input_size
 from pose.hrnet import build_model
+from tracker import zoo
 from tracker.detectors import make_detector
 from tracker.detectors.base import Detector, Frame
 from tracker.flowtrack import ASSOC_MODES, FlowTrackConfig, FlowTracker
@@ -39,16 +40,26 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", help="video file, folder of frames, or PoseTrack annotation json")
     p.add_argument("--images-root", help="folder the annotation's image names are relative to")
-    p.add_argument("--weights", required=True, help="HRNet checkpoint (official, training or mmpose format)")
-    p.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC (default hrnet_w32)")
-    p.add_argument("--input-size", default="256x192", help="network input HxW (default 256x192; 384x288 for W48)")
+    p.add_argument(
+        "--weights",
+        help="pose model: a zoo name (hrtrack models; fetched on first use) or an HRNet checkpoint file "
+        f"(official, training or mmpose format); default {zoo.DEFAULT_POSE_CPU} on the CPU, "
+        f"{zoo.DEFAULT_POSE_GPU} on a GPU",
+    )
+    p.add_argument("--arch", help="hrnet_w32, hrnet_w48 or hrnet_wC (implied by a zoo model; else hrnet_w32)")
+    p.add_argument("--input-size", help="network input HxW (implied by a zoo model; else 256x192)")
     p.add_argument(
         "--keypoint-layout",
-        default="coco",
         choices=["coco", "posetrack18"],
-        help="joint slots of the model: COCO (default) or PoseTrack 2018 (head_bottom/head_top)",
+        help="joint slots of the model: COCO or PoseTrack 2018 (head_bottom/head_top); implied by a zoo model, "
+        "else coco",
     )
-    p.add_argument("--detector", default="hog", help="onnx:PATH, json:PATH, gt:ANNOTATION or hog (default, weak)")
+    p.add_argument(
+        "--detector",
+        default=zoo.DEFAULT_DETECTOR,
+        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH, "
+        "gt:ANNOTATION or hog (weak)",
+    )
     p.add_argument("--det-threshold", type=float, help="detector score threshold (detector default if unset)")
     p.add_argument("--flow", default="dis", help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)")
     p.add_argument("--flow-max-side", type=int, default=512, help="flow working resolution, longer side (512)")
@@ -63,7 +74,7 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="out/track", help="output folder (default out/track)")
     p.add_argument("--name", help="sequence name for the output files (default: the source's name)")
     p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated H.264 video of the results")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available, default), cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, default=32, help="crops per network batch (default 32)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
     p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
@@ -152,20 +163,38 @@ def track_source(
     return results
 
 
+def resolve_device(spec: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is available, else ``cpu``; checks ``cuda``."""
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {spec}: no CUDA device is available")
+    if spec != "cpu" and not spec.startswith("cuda"):
+        raise ValueError(f"--device {spec}: use auto, cpu or cuda[:N]")
+    return spec
+
+
 def run_track(args: argparse.Namespace) -> int:
     """Run the pipeline for the parsed ``track`` options; returns the exit status."""
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    height, width = parse_input_size(args.input_size)
+    device = resolve_device(args.device)
+    size = parse_input_size(args.input_size) if args.input_size else None
     source = open_source(args.source, args.images_root)
+    progress = not args.quiet
+    flow = make_flow(args.flow, args.flow_max_side, device)
     detector = make_detector(args.detector, args.det_threshold)
-    flow = make_flow(args.flow, args.flow_max_side, args.device)
+    pose = zoo.resolve_pose(args.weights, device, args.arch, size, args.keypoint_layout, progress)
+    if progress:
+        print(
+            f"hrtrack: pose {pose.label} ({pose.arch} {pose.input_size[0]}x{pose.input_size[1]}, {pose.layout} "
+            f"layout), detector {args.detector}, flow {args.flow}, device {device}",
+            file=sys.stderr,
+        )
     estimator = load_estimator(
-        args.weights,
-        args.arch,
-        (height, width),
-        args.keypoint_layout,
-        device=args.device,
+        pose.path,
+        pose.arch,
+        pose.input_size,
+        pose.layout,
+        device=device,
         flip_test=not args.no_flip,
         batch_size=args.batch_size,
         compile=args.compile,
@@ -194,7 +223,7 @@ def run_track(args: argparse.Namespace) -> int:
     out = Path(args.out)
     formats = list(FORMATS) if args.format == "both" else [args.format]
     filt = OutputFilter(args.min_box_score, args.min_joint_score)
-    written = write_posetrack(out, name, results, formats, filt, args.keypoint_layout)
+    written = write_posetrack(out, name, results, formats, filt, pose.layout)
     written.append(write_tracks(out / "tracks" / f"{name}.json", results, args.min_box_score))
     if args.render:
         written.append(Path(args.render))

@@ -88,6 +88,35 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from tracker import zoo
+
+    if args.action == "path":
+        entry = zoo.get(args.names[0]) if len(args.names) == 1 else None
+        if entry is None:
+            raise UserError("models path takes one model name")
+        if not zoo.is_cached(entry):
+            raise UserError(f"{entry.name}: not in the cache ({zoo.cached_path(entry)}); run hrtrack models fetch")
+        print(zoo.cached_path(entry))
+        return 0
+    if args.action == "fetch":
+        if not args.names:
+            raise UserError("models fetch takes one or more model names")
+        entries = [zoo.get(n) for n in args.names]  # every name checked before any download
+        for entry in entries:
+            if zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry):
+                zoo.cached_path(entry).unlink()  # a cached file that no longer matches its hash: fetch again
+                if entry.archive:
+                    (zoo.home() / "models" / entry.archive).unlink(missing_ok=True)
+            print(f"{entry.name}: {zoo.fetch(entry)}")
+        return 0
+    if args.names:
+        raise UserError(f"unknown models action {args.names[0]!r}: use list, fetch NAME... or path NAME")
+    print(zoo.describe())
+    print(f"cache: {zoo.home() / 'models'}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from eval.api import run_eval_cli
 
@@ -179,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_parser(sub)
     add_train_parser(sub)
     _add_bench_parsers(sub)
+
+    models = sub.add_parser(
+        "models",
+        help="the model zoo: list the named models, fetch them, print a cached path",
+        description="Named pose models, person detectors and backbones, fetched on first use into "
+        "$HRTRACK_HOME/models (default ~/.cache/hrtrack) and checked by sha256. HRTRACK_MIRROR=URL fetches "
+        "URL/<file> instead; HRTRACK_OFFLINE=1 never downloads.",
+    )
+    models.add_argument("action", nargs="?", default="list", choices=["list", "fetch", "path"], help="default list")
+    models.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
+    models.set_defaults(func=_cmd_models)
 
     weights = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
     weights.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")

@@ -180,10 +180,18 @@ def build_training_model(config: TrainConfig, num_joints: int = 17) -> nn.Module
     """The network of ``config`` with the pretrained backbone or initial weights loaded."""
     model = build_model(config.arch, num_joints)
     if config.pretrained:
-        load_pretrained_backbone(model, config.pretrained)
+        load_pretrained_backbone(model, _zoo_or_path(config.pretrained, "backbone"))
     if config.init_weights:
-        load_checkpoint(model, config.init_weights)
+        load_checkpoint(model, _zoo_or_path(config.init_weights, "pose"))
     return model
+
+
+def _zoo_or_path(spec: str, kind: str) -> str:
+    """A checkpoint path, or the cached file of a zoo model of ``kind`` (e.g. ``hrnet_w48_imagenet``)."""
+    from tracker import zoo
+
+    entry = None if Path(spec).is_file() else zoo.lookup(spec, kind)
+    return spec if entry is None else str(zoo.fetch(entry))
 
 
 @dataclass

@@ -5,7 +5,9 @@
 * ``onnx:PATH`` — an ONNX person detector through onnxruntime (RTMDet end2end or raw YOLOX);
 * ``json:PATH`` — precomputed detections in COCO results format;
 * ``gt:ANNOTATION`` — boxes from a PoseTrack ground-truth file (the "GT box" setting);
-* ``hog`` — OpenCV's HOG people detector: needs no weights, but weak (upright, large people only).
+* ``hog`` — OpenCV's HOG people detector: needs no weights, but weak (upright, large people only);
+* a zoo name (``hrtrack models``), e.g. ``rtmdet_nano_person`` (the default of ``hrtrack track``):
+  the ONNX detector fetched, verified and cached on first use.
 
 Adding a detector is one file with such a class and one line here.
 """
@@ -19,6 +21,15 @@ __all__ = ["Detections", "Detector", "Frame", "box_iou", "box_nms", "make_detect
 
 def make_detector(spec: str, score_threshold: float | None = None) -> Detector:
     """A detector from its spec (see the module docstring)."""
+    from tracker import zoo
+
+    entry = zoo.lookup(spec, "detector")
+    if entry is not None:
+        from tracker.detectors.onnx import OnnxDetector
+
+        threshold = {} if score_threshold is None else {"score_threshold": score_threshold}
+        size = {"input_size": tuple(entry.input_size)} if entry.input_size else {}
+        return OnnxDetector(zoo.fetch(entry), normalize=entry.normalize, **size, **threshold)
     kind, _, arg = spec.partition(":")
     if kind == "onnx" and arg:
         from tracker.detectors.onnx import OnnxDetector
@@ -36,4 +47,6 @@ def make_detector(spec: str, score_threshold: float | None = None) -> Detector:
         from tracker.detectors.hog import HogDetector
 
         return HogDetector(**({} if score_threshold is None else {"score_threshold": score_threshold}))
-    raise ValueError(f"unknown detector {spec!r}: use onnx:PATH, json:PATH, gt:ANNOTATION or hog")
+    raise ValueError(
+        f"unknown detector {spec!r}: use a zoo detector (hrtrack models), onnx:PATH, json:PATH, gt:ANNOTATION or hog"
+    )

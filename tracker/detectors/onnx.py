@@ -45,6 +45,7 @@ class OnnxDetector:
         score_threshold: boxes scored below it are dropped.
         nms_threshold: IoU of box NMS among the person boxes.
         input_size: (height, width) for models with a dynamic input (default 320x320).
+        normalize: end2end inputs get mmdet's mean/std (RTMDet); False feeds raw BGR 0-255 (YOLOX).
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class OnnxDetector:
         nms_threshold: float = 0.65,
         input_size: tuple[int, int] = (320, 320),
         threads: int | None = None,
+        normalize: bool = True,
     ) -> None:
         import onnxruntime as ort
 
@@ -72,6 +74,7 @@ class OnnxDetector:
         self.path = path
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
+        self.normalize = normalize
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         shape = inp.shape
@@ -90,7 +93,9 @@ class OnnxDetector:
         image = frame.image
         canvas, ratio = letterbox(image, self.input_h, self.input_w)
         if self.kind == "end2end":
-            x = (canvas.astype(np.float32) - MMDET_MEAN) / MMDET_STD
+            x = canvas.astype(np.float32)
+            if self.normalize:
+                x = (x - MMDET_MEAN) / MMDET_STD
             x = x.transpose(2, 0, 1)[None]
             dets, labels = self.session.run(["dets", "labels"], {self.input_name: x})
             boxes, scores = dets[0, :, :4], dets[0, :, 4]

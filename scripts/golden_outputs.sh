@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Write the outputs of a fixed set of runs into OUT (demo clip, bench synth set, the real Bonn
+# sequence with GT boxes), so that two versions of hrtrack can be compared byte for byte:
+#   bash scripts/golden_outputs.sh /tmp/before; (change code); bash scripts/golden_outputs.sh /tmp/after
+#   diff -r /tmp/before /tmp/after
+# The Bonn run needs ../shared/data (skipped without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: golden_outputs.sh OUT}
+HR=.venv/bin/hrtrack
+rm -rf "$OUT"; mkdir -p "$OUT"
+export HRTRACK_OFFLINE=1
+$HR demo --out "$OUT/demo" --frames 40 --quiet > "$OUT/demo.txt"
+$HR bench synth --sequences 2 --frames 30 --data "$OUT/synth" --json "$OUT/synth_table.json" > "$OUT/synth.txt"
+BONN=../shared/data/bonn_posetrack
+if [ -d "$BONN" ]; then
+    $HR track "$BONN/060470979_posetrack2017.json" --images-root "$BONN" --detector "gt:$BONN/060470979_posetrack2017.json" \
+        --weights demo_synth_w16 --out "$OUT/bonn" --render "$OUT/bonn/bonn.mp4" --quiet > "$OUT/bonn.txt"
+    $HR render "$BONN/060470979_posetrack2017.json" "$OUT/bonn/tracks/060470979_posetrack2017.json" --images-root "$BONN" \
+        -o "$OUT/bonn/render.mp4" --gt "$BONN/060470979_posetrack2017.json" --trail 5 --boxes --quiet > /dev/null
+fi
+# timings and temp paths differ between runs: keep only what must be identical
+find "$OUT" -name '*.mp4' -newer "$0" -print0 | xargs -0 -r sha256sum | sed "s|$OUT/||" | sort -k2 > "$OUT/videos.sha256"
+echo "golden outputs in $OUT"
