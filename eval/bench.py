@@ -257,29 +257,6 @@ def format_bench(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def add_bench_eval_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the options of ``hrtrack bench eval`` to ``parser``."""
-    parser.add_argument("--sequences", type=int, default=50, help="synthetic sequences (default 50)")
-    parser.add_argument("--frames", type=int, default=100, help="frames per sequence (default 100)")
-    parser.add_argument("--people", type=int, default=10, help="at most this many people per sequence (default 10)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the synthetic set")
-    parser.add_argument("--format", dest="fmt", choices=("2017", "2018"), default="2017", help="file format")
-    parser.add_argument("--repeat", type=int, default=1, help="time our evaluator this many times, keep the best")
-    parser.add_argument("--poseval", metavar="PATH", default=None, help="checkout of the official poseval to compare")
-    parser.add_argument(
-        "--poseval-python",
-        metavar="PY",
-        default=None,
-        help=f"python that runs poseval (default ${POSEVAL_PYTHON_ENV}, else this interpreter)",
-    )
-    parser.add_argument("--workdir", metavar="DIR", default=None, help="write (and keep) the set here")
-    parser.add_argument("--json", dest="json_out", metavar="FILE", default=None, help="write the report as json")
-    parser.add_argument(
-        "--check", action="store_true", help="exit with 1 when poseval is given and the targets are not met"
-    )
-    return parser
-
-
 def run_bench_eval_cli(args: argparse.Namespace) -> int:
     """Run ``hrtrack bench eval`` with parsed ``args`` (see :func:`add_bench_eval_args`); returns the exit code."""
     report = run_eval_bench(
@@ -303,9 +280,10 @@ def run_bench_eval_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m eval.bench`` (the same options as ``hrtrack bench eval``)."""
-    parser = add_bench_eval_args(argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__))
-    return run_bench_eval_cli(parser.parse_args(argv))
+    """``python -m eval.bench``: ``hrtrack bench eval`` with the same options."""
+    from tracker.cli import main as hrtrack_main
+
+    return hrtrack_main(["bench", "eval", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

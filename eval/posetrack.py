@@ -41,6 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from pose.errors import HrtrackError
+from pose.keypoints import COCO_SKELETON, POSETRACK18_NAMES, POSEVAL_NAMES, SLOT17_TO_15, KeypointLayout
+
 from .files import atomic_write_json
 
 try:  # optional: about 2x faster json decoding; the stdlib parser is the fallback
@@ -48,53 +51,14 @@ try:  # optional: about 2x faster json decoding; the stdlib parser is the fallba
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-NUM_JOINTS = 15
-JOINT_NAMES = (
-    "right_ankle",
-    "right_knee",
-    "right_hip",
-    "left_hip",
-    "left_knee",
-    "left_ankle",
-    "right_wrist",
-    "right_elbow",
-    "right_shoulder",
-    "left_shoulder",
-    "left_elbow",
-    "left_wrist",
-    "head_bottom",
-    "nose",
-    "head_top",
-)
-HEAD_BOTTOM, NOSE, HEAD_TOP = 12, 13, 14
+JOINT_NAMES = POSEVAL_NAMES
+NUM_JOINTS = len(JOINT_NAMES)
+HEAD_BOTTOM, NOSE, HEAD_TOP = (JOINT_NAMES.index(n) for n in ("head_bottom", "nose", "head_top"))
 
 #: Keypoint names of the PoseTrack 2018 files (COCO order, eyes replaced).
-POSETRACK18_KEYPOINTS = (
-    "nose",
-    "head_bottom",
-    "head_top",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
-POSETRACK18_SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
-    [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
-
-#: For each of the 17 PoseTrack-2018 / COCO slots, the poseval joint id (-1: not evaluated).
-SLOT17_TO_15 = np.array([13, 12, 14, -1, -1, 9, 8, 10, 7, 11, 6, 3, 2, 4, 1, 5, 0])
+POSETRACK18_KEYPOINTS = POSETRACK18_NAMES
+#: The ``skeleton`` written into PoseTrack 2018 files: 1-based, COCO's limbs (as the official files have it).
+POSETRACK18_SKELETON = [[a + 1, b + 1] for a, b in COCO_SKELETON]
 #: Alias names that the 2018 reader accepts for the 15 joints.
 _NAME_TO_15 = {name: i for i, name in enumerate(JOINT_NAMES)} | {"neck": HEAD_BOTTOM}
 
@@ -102,7 +66,7 @@ MIN_SCORE = -9999.0
 MAX_TRACK_ID = 10000
 
 
-class PoseTrackError(ValueError):
+class PoseTrackError(HrtrackError):
     """A PoseTrack file or evaluation input is unusable; the message is one line."""
 
 
@@ -604,13 +568,16 @@ def write_sequence(seq: Sequence, path: str | os.PathLike, fmt: str = "2017") ->
 # ----------------------------------------------------------------------------- 17 -> 15 joints
 
 
-def coco17_to_posetrack15(keypoints: np.ndarray, layout: str = "coco") -> tuple[np.ndarray, np.ndarray]:
+def coco17_to_posetrack15(
+    keypoints: np.ndarray, layout: str | KeypointLayout = "coco"
+) -> tuple[np.ndarray, np.ndarray]:
     """Convert (N, 17, 3) x/y/score keypoints to (N, 15, 2) joints and (N, 15) scores.
 
     ``layout="coco"``: slots 1/2 are the eyes; head_bottom and head_top are derived as
     described in the module docstring. ``layout="posetrack18"``: slots 1/2 are
     head_bottom/head_top. A joint whose score is NaN is absent (NaN propagates).
     """
+    layout = layout.name if isinstance(layout, KeypointLayout) else layout
     kp = np.asarray(keypoints, dtype=float).reshape(-1, 17, 3)
     n = kp.shape[0]
     joints = np.full((n, NUM_JOINTS, 2), np.nan)
@@ -652,7 +619,7 @@ def people_from_keypoints(
     track_ids: SequenceABC[int] | np.ndarray,
     boxes: np.ndarray | None = None,
     box_scores: SequenceABC[float] | np.ndarray | None = None,
-    layout: str = "coco",
+    layout: str | KeypointLayout = "coco",
     min_joint_score: float | None = None,
 ) -> list[Person]:
     """Build prediction :class:`Person` records from (N, 17, 3) keypoints, N track ids and optional

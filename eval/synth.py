@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pose.errors import HrtrackError
+
 from .posetrack import MAX_TRACK_ID, NUM_JOINTS, Frame, Person, Sequence, gc_paused, write_sequence
 
 #: Joint positions of a standing person in units of its height, centre at the hips, y down
@@ -213,7 +215,7 @@ def _sequence(rng: np.random.Generator, cfg: SynthConfig, idx: int) -> tuple[Seq
         gt_frames.append(Frame(image, bool(labelled[f]), list(frame_polys), gpeople))
         pr_frames.append(Frame(image, True, [], ppeople))
     if next_id >= MAX_TRACK_ID:  # pragma: no cover - needs thousands of frames per sequence
-        raise ValueError(f"sequence {name}: predicted track ids exceed {MAX_TRACK_ID}; use fewer frames")
+        raise HrtrackError(f"sequence {name}: predicted track ids exceed {MAX_TRACK_ID}; use fewer frames")
     return Sequence(name, gt_frames, vid_id=f"{vid:06d}"), Sequence(name, pr_frames, vid_id=f"{vid:06d}")
 
 
@@ -250,7 +252,7 @@ def make_synthetic(cfg: SynthConfig | None = None, **overrides: object) -> tuple
             raise TypeError(f"unknown SynthConfig fields {sorted(unknown)}")
         cfg = SynthConfig(**{**cfg.__dict__, **overrides})
     if cfg.frames < 2 or cfg.sequences < 1 or cfg.people < 1:
-        raise ValueError("need at least 1 sequence, 2 frames and 1 person")
+        raise HrtrackError("need at least 1 sequence, 2 frames and 1 person")
     gts, prs = [], []
     for idx in range(cfg.sequences):
         rng = np.random.default_rng([cfg.seed, idx])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from flow.base import FlowMethod, ScaledFlow, move_points, sample_flow
 from flow.opencv import DisFlow, FarnebackFlow
+from pose.errors import HrtrackError
 
 __all__ = ["DisFlow", "FarnebackFlow", "FlowMethod", "ScaledFlow", "make_flow", "move_points", "sample_flow"]
 
@@ -33,6 +34,6 @@ def make_flow(spec: str, max_side: int | None = 512, device: str = "cpu") -> Sca
 
         model, _, checkpoint = rest.partition(":")
         if not model:
-            raise ValueError("ptlflow flow spec is ptlflow:MODEL:CHECKPOINT, e.g. ptlflow:raft_small:things")
+            raise HrtrackError("ptlflow flow spec is ptlflow:MODEL:CHECKPOINT, e.g. ptlflow:raft_small:things")
         return ScaledFlow(PtlflowFlow(model, checkpoint or None, device), max_side)
-    raise ValueError(f"unknown flow {spec!r}: use dis[:PRESET], farneback, ptlflow:MODEL:CHECKPOINT or none")
+    raise HrtrackError(f"unknown flow {spec!r}: use dis[:PRESET], farneback, ptlflow:MODEL:CHECKPOINT or none")

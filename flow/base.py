@@ -15,6 +15,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from pose.errors import HrtrackError
+
 
 class FlowMethod(Protocol):
     """Dense optical flow between two frames of the same size."""
@@ -31,7 +33,7 @@ class ScaledFlow:
 
     def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         if prev.shape != nxt.shape:
-            raise ValueError(f"frames differ in size: {prev.shape} vs {nxt.shape}")
+            raise HrtrackError(f"frames differ in size: {prev.shape} vs {nxt.shape}")
         h, w = prev.shape[:2]
         factor = 1.0 if not self.max_side else min(1.0, self.max_side / max(h, w))
         if factor >= 1.0:

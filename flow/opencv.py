@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pose.errors import HrtrackError
+
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -21,7 +23,7 @@ class DisFlow:
 
     def __init__(self, preset: str = "medium") -> None:
         if preset not in DIS_PRESETS:
-            raise ValueError(f"unknown DIS preset {preset!r}: use " + ", ".join(DIS_PRESETS))
+            raise HrtrackError(f"unknown DIS preset {preset!r}: use " + ", ".join(DIS_PRESETS))
         self.preset = preset
         self.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pose.errors import HrtrackError
+
 INSTALL_HINT = "pip install 'hrtrack[ptlflow]' (ptlflow and torchvision==0.28.0)"
 _SCHEMA_LIB: list[torch.library.Library] = []
 
@@ -43,7 +45,7 @@ def import_ptlflow():
         _define_torchvision_ops()
         import ptlflow
     except ImportError as exc:
-        raise ValueError(f"ptlflow flow needs the optional extra: {INSTALL_HINT} ({exc})") from None
+        raise HrtrackError(f"ptlflow flow needs the optional extra: {INSTALL_HINT} ({exc})") from None
     return ptlflow
 
 
@@ -52,12 +54,12 @@ def _named_checkpoint(ptlflow, model_name: str, name: str) -> tuple[str, str, Pa
     urls = getattr(ptlflow.get_model_reference(model_name), "pretrained_checkpoints", {}) or {}
     if name not in urls:
         if os.sep in name or name.endswith((".ckpt", ".pth", ".pt")):
-            raise ValueError(f"{name}: ptlflow checkpoint file not found")
+            raise HrtrackError(f"{name}: ptlflow checkpoint file not found")
         known = ", ".join(urls) or "none"
-        raise ValueError(f"ptlflow:{model_name}: no checkpoint file or name {name!r} (named checkpoints: {known})")
+        raise HrtrackError(f"ptlflow:{model_name}: no checkpoint file or name {name!r} (named checkpoints: {known})")
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urls[name]).name
     if not cached.is_file() and _offline():
-        raise ValueError(
+        raise HrtrackError(
             f"ptlflow:{model_name}:{name}: not in the cache and HRTRACK_OFFLINE is set; download {urls[name]} "
             f"and place it at {cached}"
         )
@@ -74,9 +76,9 @@ class PtlflowFlow:
     def __init__(self, model_name: str, checkpoint: str | None, device: str | torch.device = "cpu") -> None:
         ptlflow = import_ptlflow()
         if model_name not in ptlflow.get_model_names():
-            raise ValueError(f"unknown ptlflow model {model_name!r}; e.g. raft_small, raft, rapidflow, neuflow2")
+            raise HrtrackError(f"unknown ptlflow model {model_name!r}; e.g. raft_small, raft, rapidflow, neuflow2")
         if not checkpoint:
-            raise ValueError(
+            raise HrtrackError(
                 f"ptlflow:{model_name} needs a checkpoint: ptlflow:{model_name}:PATH to a local .ckpt, "
                 "or a ptlflow checkpoint name such as things (downloaded on first use)"
             )
@@ -89,11 +91,11 @@ class PtlflowFlow:
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             if named is not None and not cached.is_file():
-                raise ValueError(
+                raise HrtrackError(
                     f"cannot fetch ptlflow:{model_name}:{checkpoint} from {url} ({first}); download it and place it "
                     f"at {cached}"
                 ) from None
-            raise ValueError(
+            raise HrtrackError(
                 f"ptlflow:{model_name}:{checkpoint}: could not load the checkpoint ({first}); give a local file path"
             ) from None
         self.device = torch.device(device)

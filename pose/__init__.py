@@ -1,33 +1,54 @@
 """HRNet pose estimation: the network, checkpoint loading and batched top-down inference.
 
 Data contract: images are (H,W,3) uint8 (BGR by default, as OpenCV reads them); boxes are
-``(N,4)`` float32 xyxy in image pixels with scores ``(N,)``; poses are ``(N,17,3)`` float32 with
-x, y in image pixels and the joint score, joints in COCO order.
+``(N,4)`` float32 xyxy in image pixels with scores ``(N,)``; poses are :class:`pose.poses.Poses`
+with keypoints ``(N,K,3)`` float32 (x, y in image pixels and the joint score) in the slots of
+their :class:`pose.keypoints.KeypointLayout`.
+
+The names below are imported lazily (PEP 562), so ``import pose.keypoints`` or ``pose.poses``
+does not load torch: ``hrtrack eval`` and the writers stay quick to start.
 """
 
-from pose.checkpoint import CheckpointError, load_checkpoint, load_pretrained_backbone, save_state_dict
-from pose.decode import COCO_FLIP_PAIRS, decode_heatmaps
-from pose.estimator import PoseEstimator, Poses, parse_input_size, person_scores
-from pose.fold import fold_batchnorm, prepare_for_inference
-from pose.hrnet import PoseHighResolutionNet, build_model
-from pose.oks import COCO_SIGMAS, oks_matrix, oks_nms
+from __future__ import annotations
 
-__all__ = [
-    "COCO_FLIP_PAIRS",
-    "COCO_SIGMAS",
-    "CheckpointError",
-    "PoseEstimator",
-    "PoseHighResolutionNet",
-    "Poses",
-    "build_model",
-    "decode_heatmaps",
-    "fold_batchnorm",
-    "load_checkpoint",
-    "load_pretrained_backbone",
-    "oks_matrix",
-    "oks_nms",
-    "parse_input_size",
-    "person_scores",
-    "prepare_for_inference",
-    "save_state_dict",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "CheckpointError": "pose.checkpoint",
+    "load_checkpoint": "pose.checkpoint",
+    "load_pretrained_backbone": "pose.checkpoint",
+    "save_state_dict": "pose.checkpoint",
+    "COCO_FLIP_PAIRS": "pose.decode",
+    "decode_heatmaps": "pose.decode",
+    "PoseEstimator": "pose.estimator",
+    "parse_input_size": "pose.estimator",
+    "person_scores": "pose.estimator",
+    "fold_batchnorm": "pose.fold",
+    "prepare_for_inference": "pose.fold",
+    "PoseHighResolutionNet": "pose.hrnet",
+    "build_model": "pose.hrnet",
+    "COCO_SIGMAS": "pose.oks",
+    "oks_matrix": "pose.oks",
+    "oks_nms": "pose.oks",
+    "COCO": "pose.keypoints",
+    "POSETRACK18": "pose.keypoints",
+    "KeypointLayout": "pose.keypoints",
+    "get_layout": "pose.keypoints",
+    "Poses": "pose.poses",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pose' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pose.errors import HrtrackError
 from pose.fold import prepare_for_inference
 from pose.hrnet import build_model
 
@@ -147,7 +148,7 @@ def run_pose_bench(
     for arch, height, width in cases:
         gmacs = PAPER_GMACS.get((arch, height, width))
         if gmacs is None:
-            raise ValueError(f"no published GMACs for {arch} {height}x{width}")
+            raise HrtrackError(f"no published GMACs for {arch} {height}x{width}")
         for batch in batches:
             roofs = {
                 dtype: roofline_gflops(batch, height // 4, width // 4, dev, min(1.0, min_time), dtype)

@@ -25,11 +25,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from pose.errors import HrtrackError
+
 BACKBONE_PREFIXES = ("conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition", "stage")
 _HEAD_RENAMES = (("head.final_layer.", "final_layer."), ("keypoint_head.final_layer.", "final_layer."))
 
 
-class CheckpointError(ValueError):
+class CheckpointError(HrtrackError):
     """A checkpoint that cannot be loaded into the model; the message is one line."""
 
 

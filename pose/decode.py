@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# COCO left/right joint pairs, swapped when an image is mirrored.
-COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-# PoseTrack 2018 slots: the same 17, but slots 1/2 are head_bottom/head_top, not a left/right pair.
-POSETRACK18_FLIP_PAIRS = COCO_FLIP_PAIRS[1:]
+from pose.keypoints import COCO, POSETRACK18
+
+# Left/right slot pairs swapped when an image is mirrored (derived from the layouts' names). In the
+# PoseTrack 2018 slots 1/2 are head_bottom/head_top, not a left/right pair.
+COCO_FLIP_PAIRS = COCO.flip_pairs
+POSETRACK18_FLIP_PAIRS = POSETRACK18.flip_pairs
 
 
 def flip_permutation(num_joints: int, pairs: tuple[tuple[int, int], ...] = COCO_FLIP_PAIRS) -> list[int]:

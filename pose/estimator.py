@@ -11,19 +11,20 @@
 6. person score = mean of the joint scores above 0.2, times the box score.
 
 OKS-NMS (threshold 0.9 in the official recipe) is available through :meth:`Poses.nms`.
+The result is the shared container :class:`pose.poses.Poses`, with the estimator's keypoint layout.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from pose.decode import COCO_FLIP_PAIRS, decode_heatmaps, flip_back, flip_permutation
+from pose.decode import decode_heatmaps, flip_back, flip_permutation
+from pose.errors import HrtrackError
 from pose.fold import prepare_for_inference
-from pose.oks import oks_nms
+from pose.keypoints import COCO, KeypointLayout, get_layout
+from pose.poses import Poses
 from pose.transforms import box_to_center_scale, crop, heatmap_to_image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -31,46 +32,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 JOINT_SCORE_THRESHOLD = 0.2  # joints above it count in the person score
 
 
-@dataclass
-class Poses:
-    """Poses of N people in one image.
-
-    keypoints: ``(N,K,3)`` float32, x and y in image pixels and the joint score (heatmap peak).
-    scores: ``(N,)`` float32 person scores (mean joint score above 0.2 times the box score).
-    boxes: ``(N,4)`` float32 xyxy boxes the poses were estimated in.
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    boxes: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def select(self, index: np.ndarray) -> Poses:
-        """The poses at ``index`` (an index array or boolean mask)."""
-        return Poses(self.keypoints[index], self.scores[index], self.boxes[index])
-
-    def nms(self, threshold: float = 0.9) -> Poses:
-        """Drop poses whose OKS with a higher-scored pose exceeds ``threshold``."""
-        keep = oks_nms(self.keypoints, self.scores, box_areas(self.boxes), threshold)
-        return self.select(keep)
-
-
-def box_areas(boxes: np.ndarray) -> np.ndarray:
-    """Areas of xyxy boxes ``(N,4)`` -> ``(N,)``."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-
-
 def parse_input_size(text: str) -> tuple[int, int]:
     """``"256x192"`` (height x width, the HRNet convention) -> (height, width)."""
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"input size must look like 256x192 (height x width), got {text!r}")
+        raise HrtrackError(f"input size must look like 256x192 (height x width), got {text!r}")
     h, w = int(parts[0]), int(parts[1])
     if h % 32 or w % 32:
-        raise ValueError(f"input size {text!r}: height and width must be multiples of 32 (HRNet's 4 resolutions)")
+        raise HrtrackError(f"input size {text!r}: height and width must be multiples of 32 (HRNet's 4 resolutions)")
     return h, w
 
 
@@ -79,20 +48,20 @@ def _as_rgb(image: np.ndarray, channel_order: str) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 (0-255), got {image.dtype}")
+        raise HrtrackError(f"image must be uint8 (0-255), got {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 2:
         return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
     if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ValueError(f"image must be (H,W), (H,W,1), (H,W,3) or (H,W,4), got shape {image.shape}")
+        raise HrtrackError(f"image must be (H,W), (H,W,1), (H,W,3) or (H,W,4), got shape {image.shape}")
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image is empty, shape {image.shape}")
+        raise HrtrackError(f"image is empty, shape {image.shape}")
     image = image[:, :, :3]  # RGBA/BGRA: drop alpha
     if channel_order == "bgr":
         image = image[:, :, ::-1]
     elif channel_order != "rgb":
-        raise ValueError(f"channel_order must be 'bgr' or 'rgb', got {channel_order!r}")
+        raise HrtrackError(f"channel_order must be 'bgr' or 'rgb', got {channel_order!r}")
     return np.ascontiguousarray(image)
 
 
@@ -101,18 +70,18 @@ def _validate_boxes(boxes: np.ndarray, box_scores: np.ndarray | None) -> tuple[n
     if boxes.size == 0:
         boxes = boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N,4) xyxy, got {boxes.shape}")
+        raise HrtrackError(f"boxes must have shape (N,4) xyxy, got {boxes.shape}")
     if not np.isfinite(boxes).all():
-        raise ValueError("boxes contain NaN or infinite coordinates")
+        raise HrtrackError("boxes contain NaN or infinite coordinates")
     bad = np.flatnonzero((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]))
     if bad.size:
-        raise ValueError(f"box {bad[0]} is not xyxy (x2 < x1 or y2 < y1): {boxes[bad[0]].tolist()}")
+        raise HrtrackError(f"box {bad[0]} is not xyxy (x2 < x1 or y2 < y1): {boxes[bad[0]].tolist()}")
     if box_scores is None:
         scores = np.ones(len(boxes), np.float32)
     else:
         scores = np.asarray(box_scores, np.float32).reshape(-1)
         if len(scores) != len(boxes):
-            raise ValueError(f"{len(boxes)} boxes but {len(scores)} box scores")
+            raise HrtrackError(f"{len(boxes)} boxes but {len(scores)} box scores")
     return boxes, scores
 
 
@@ -131,8 +100,9 @@ class PoseEstimator:
             are then padded to powers of two so that only a few shapes are ever compiled.
         dtype: network precision, ``torch.float32`` (default) or ``torch.bfloat16`` (about 3x
             faster on CPUs with AMX/AVX512-BF16; decoding is always done in float32).
-        flip_pairs: left/right joint pairs swapped by the flip test (COCO by default; a model
-            trained on PoseTrack 2018 slots has no eye pair: slots 1/2 are head_bottom/head_top).
+        layout: the model's keypoint layout (``coco`` by default, or ``posetrack18`` for a model
+            trained on PoseTrack 2018 slots): its flip pairs are swapped by the flip test, and the
+            returned poses carry it.
     """
 
     def __init__(
@@ -146,10 +116,10 @@ class PoseEstimator:
         prepare: bool = True,
         compile: bool = False,
         dtype: torch.dtype = torch.float32,
-        flip_pairs: tuple[tuple[int, int], ...] = COCO_FLIP_PAIRS,
+        layout: KeypointLayout | str = COCO,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise HrtrackError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
         model = model.to(self.device)
         self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
@@ -157,12 +127,13 @@ class PoseEstimator:
         self.compiled = compile and prepare
         self.input_h, self.input_w = input_size
         if self.input_h % 32 or self.input_w % 32:
-            raise ValueError(f"input size {input_size} must be a multiple of 32 in height and width")
+            raise HrtrackError(f"input size {input_size} must be a multiple of 32 in height and width")
         self.flip_test = flip_test
         self.batch_size = batch_size
         self.channel_order = channel_order
         self.num_joints = int(getattr(model, "num_joints", 17))
-        self._perm = flip_permutation(self.num_joints, flip_pairs)
+        self.layout = get_layout(layout)
+        self._perm = flip_permutation(self.num_joints, self.layout.flip_pairs)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
 
@@ -199,12 +170,16 @@ class PoseEstimator:
             outs.append(y.cpu())
         return torch.cat(outs) if outs else torch.zeros(0, self.num_joints, self.input_h // 4, self.input_w // 4)
 
-    def __call__(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
-        """Poses for the people in ``boxes`` ``(N,4)`` xyxy with ``box_scores`` ``(N,)``.
+    def __call__(self, image: np.ndarray, boxes: np.ndarray | Poses, box_scores: np.ndarray | None = None) -> Poses:
+        """Poses for the people in ``boxes``: a :class:`Poses` of boxes (its scores, sources and
+        track ids are kept), or an ``(N,4)`` xyxy array with ``box_scores`` ``(N,)``.
 
         Boxes may extend past the image (the crop is zero-padded). Degenerate boxes (zero width
         or height) and boxes entirely outside the image yield a pose with all scores 0.
         """
+        given = boxes if isinstance(boxes, Poses) else None
+        if given is not None:
+            boxes, box_scores = given.boxes, given.scores
         boxes, scores = _validate_boxes(boxes, box_scores)
         rgb = _as_rgb(image, self.channel_order)  # validate even when there are no boxes
         n, k = len(boxes), self.num_joints
@@ -227,7 +202,9 @@ class PoseEstimator:
             keypoints[idx, :, :2] = xy
             keypoints[idx, :, 2] = joint_scores
             person[idx] = person_scores(joint_scores, scores[idx])
-        return Poses(keypoints, person, boxes)
+        if given is not None:
+            return given.with_(keypoints=keypoints, scores=person, boxes=boxes, layout=self.layout)
+        return Poses(boxes, person, keypoints, layout=self.layout)
 
 
 def person_scores(

@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pose.errors import HrtrackError
+
 BN_MOMENTUM = 0.1
 
 # Modules per stage and branches per stage, as in the official w32/w48 configs.
@@ -149,7 +151,7 @@ class PoseHighResolutionNet(nn.Module):
     def __init__(self, width: int = 32, num_joints: int = 17) -> None:
         super().__init__()
         if width <= 0 or num_joints <= 0:
-            raise ValueError(f"width and num_joints must be positive, got {width}, {num_joints}")
+            raise HrtrackError(f"width and num_joints must be positive, got {width}, {num_joints}")
         self.width = width
         self.num_joints = num_joints
         self.conv1 = nn.Conv2d(3, 64, 3, stride=2, padding=1, bias=False)
@@ -209,7 +211,7 @@ def parse_arch(name: str) -> int:
     prefix = "hrnet_w"
     if name.startswith(prefix) and name[len(prefix) :].isdigit() and int(name[len(prefix) :]) > 0:
         return int(name[len(prefix) :])
-    raise ValueError(f"unknown architecture {name!r}: expected hrnet_w32, hrnet_w48 or hrnet_wC")
+    raise HrtrackError(f"unknown architecture {name!r}: expected hrnet_w32, hrnet_w48 or hrnet_wC")
 
 
 def build_model(name: str = "hrnet_w32", num_joints: int = 17) -> PoseHighResolutionNet:

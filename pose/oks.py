@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-COCO_SIGMAS = (
-    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
-    / 10.0
-)
+from pose.keypoints import COCO_SIGMAS
+
+__all__ = ["COCO_SIGMAS", "oks_matrix", "oks_nms"]
 
 
 def oks_matrix(

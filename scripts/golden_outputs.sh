@@ -5,20 +5,35 @@
 #   diff -r /tmp/before /tmp/after
 # The Bonn run needs ../shared/data (skipped without it).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# HRTRACK_ROOT=DIR runs the hrtrack of another checkout (e.g. a git worktree of the old commit)
+# with this checkout's virtualenv.
+SELF=$(cd "$(dirname "$0")/.." && pwd)
+cd "${HRTRACK_ROOT:-$SELF}"
 OUT=${1:?usage: golden_outputs.sh OUT}
-HR=.venv/bin/hrtrack
+export PYTHONPATH=$PWD
+HR="$SELF/.venv/bin/python -m tracker.cli"
 rm -rf "$OUT"; mkdir -p "$OUT"
 export HRTRACK_OFFLINE=1
 $HR demo --out "$OUT/demo" --frames 40 --quiet > "$OUT/demo.txt"
 $HR bench synth --sequences 2 --frames 30 --data "$OUT/synth" --json "$OUT/synth_table.json" > "$OUT/synth.txt"
-BONN=../shared/data/bonn_posetrack
+BONN=$SELF/../shared/data/bonn_posetrack
 if [ -d "$BONN" ]; then
     $HR track "$BONN/060470979_posetrack2017.json" --images-root "$BONN" --detector "gt:$BONN/060470979_posetrack2017.json" \
         --weights demo_synth_w16 --out "$OUT/bonn" --render "$OUT/bonn/bonn.mp4" --quiet > "$OUT/bonn.txt"
     $HR render "$BONN/060470979_posetrack2017.json" "$OUT/bonn/tracks/060470979_posetrack2017.json" --images-root "$BONN" \
         -o "$OUT/bonn/render.mp4" --gt "$BONN/060470979_posetrack2017.json" --trail 5 --boxes --quiet > /dev/null
+    # the same with the layout given as COCO (its videos must not change with the skeleton fix)
+    cp "$SELF/tracker/assets/demo_hrnet_w16_128x96_synth.pth" "$OUT/w16_copy.pth"
+    $HR track "$BONN/060470979_posetrack2017.json" --images-root "$BONN" --detector "gt:$BONN/060470979_posetrack2017.json" \
+        --weights "$OUT/w16_copy.pth" --arch hrnet_w16 --input-size 128x96 --keypoint-layout coco \
+        --out "$OUT/bonn_coco" --render "$OUT/bonn_coco/bonn.mp4" --quiet > "$OUT/bonn_coco.txt"
+    $HR render "$BONN/060470979_posetrack2017.json" "$OUT/bonn_coco/tracks/060470979_posetrack2017.json" \
+        --images-root "$BONN" -o "$OUT/bonn_coco/render.mp4" --gt "$BONN/060470979_posetrack2017.json" --trail 5 \
+        --boxes --quiet > /dev/null
+    $HR render "$BONN/060470979_posetrack2017.json" "$OUT/bonn_coco/posetrack17/060470979_posetrack2017.json" \
+        --images-root "$BONN" -o "$OUT/bonn_coco/render_pt17.mp4" --trail 5 --quiet > /dev/null
+    rm "$OUT/w16_copy.pth"
 fi
 # timings and temp paths differ between runs: keep only what must be identical
-find "$OUT" -name '*.mp4' -newer "$0" -print0 | xargs -0 -r sha256sum | sed "s|$OUT/||" | sort -k2 > "$OUT/videos.sha256"
+find "$OUT" -name '*.mp4' -print0 | xargs -0 -r sha256sum | sed "s|$OUT/||" | sort -k2 > "$OUT/videos.sha256"
 echo "golden outputs in $OUT"

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pose.estimator import Poses
-from tracker.detectors.base import Detections, Frame
+from pose.keypoints import COCO
+from pose.poses import Poses
+from tracker.video import Frame
 
 # Joint layout inside a person box of size 1x1 (x, y), COCO order: head at the top, feet at the bottom.
 LAYOUT = np.array(
@@ -113,9 +114,9 @@ class ScriptedDetector:
         self.walkers = walkers
         self.misses = misses
 
-    def detect(self, frame: Frame) -> Detections:
+    def detect(self, frame: Frame) -> Poses:
         boxes = [w.box(frame.index) for i, w in enumerate(self.walkers) if (frame.index, i) not in self.misses]
-        return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32))
+        return Poses(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32))
 
 
 class OracleEstimator:
@@ -131,10 +132,11 @@ class OracleEstimator:
         self.walkers = walkers
         self.t = 0
 
-    def __call__(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray | None = None) -> Poses:
-        from tracker.detectors.base import box_iou
+    def __call__(self, image: np.ndarray, boxes: Poses | np.ndarray, scores: np.ndarray | None = None) -> Poses:
+        from pose.poses import box_iou
 
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        given = boxes if isinstance(boxes, Poses) else Poses(boxes, np.ones(len(np.reshape(boxes, (-1, 4)))))
+        boxes = given.boxes
         gt = np.array([w.box(self.t) for w in self.walkers], np.float32)
         iou = box_iou(boxes, gt)
         kp = np.zeros((len(boxes), 17, 3), np.float32)
@@ -144,7 +146,7 @@ class OracleEstimator:
             if j >= 0 and iou[i, j] >= 0.3:
                 kp[i] = truth[j]
         person = np.where(kp[:, :, 2].max(1) > 0, 0.9, 0.0).astype(np.float32)
-        return Poses(kp, person, boxes)
+        return given.with_(keypoints=kp, scores=person, layout=COCO)
 
 
 def frames_of(images: list[np.ndarray], estimator: OracleEstimator | None = None):

@@ -200,7 +200,7 @@ def test_pose_nms_drops_duplicates() -> None:
     kp[1, :, :2] = kp[0, :, :2] + 0.5  # near duplicate of pose 0, lower score
     kp[2, :, :2] = kp[0, :, :2] + 60
     boxes = np.array([[90, 90, 210, 210], [90, 90, 210, 210], [150, 150, 270, 270]], np.float32)
-    kept = Poses(kp, np.array([0.8, 0.7, 0.6], np.float32), boxes).nms(0.9)
+    kept = Poses(boxes, np.array([0.8, 0.7, 0.6], np.float32), kp).nms(0.9)
     assert len(kept) == 2 and kept.scores.tolist() == pytest.approx([0.8, 0.6])
 
 

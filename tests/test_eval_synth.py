@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -12,16 +11,15 @@ import pytest
 
 from eval import evaluate, read_sequence
 from eval.bench import (
-    add_bench_eval_args,
     compare_tables,
     parse_poseval_tables,
     poseval_command,
     read_poseval_json,
-    run_bench_eval_cli,
     run_eval_bench,
 )
 from eval.posetrack import NUM_JOINTS, Frame, Person, Sequence, write_sequence
 from eval.synth import SynthConfig, make_synthetic, write_synthetic
+from tracker.cli import main
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -298,9 +296,8 @@ def test_bench_without_poseval(tmp_path, capsys):
     assert r["num_frames"] > 0 and r["ours_s"] > 0 and "poseval_s" not in r
     assert (tmp_path / "w" / "gt").is_dir()
     assert "hrtrack eval:" in capsys.readouterr().out
-    parser = add_bench_eval_args(argparse.ArgumentParser())
-    args = parser.parse_args(["--sequences", "2", "--frames", "8", "--people", "2", "--json", str(tmp_path / "r.json")])
-    assert run_bench_eval_cli(args) == 0
+    argv = ["--sequences", "2", "--frames", "8", "--people", "2", "--json", str(tmp_path / "r.json")]
+    assert main(["bench", "eval", *argv]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["config"]["sequences"] == 2
 
 
@@ -357,10 +354,8 @@ def test_bench_with_stand_in_poseval(tmp_path, capsys):
     assert not r["meets_target"]
     text = capsys.readouterr().out
     assert "ratio" in text and "MISSES the target" in text
-    args = add_bench_eval_args(argparse.ArgumentParser()).parse_args(
-        ["--sequences", "2", "--frames", "8", "--people", "2", "--poseval", str(fake), "--check"]
-    )
-    assert run_bench_eval_cli(args) == 1
+    argv = ["--sequences", "2", "--frames", "8", "--people", "2", "--poseval", str(fake), "--check"]
+    assert main(["bench", "eval", *argv]) == 1
 
 
 # ----------------------------------------------------------------------------- MOT short path

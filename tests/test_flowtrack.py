@@ -13,6 +13,7 @@ import pytest
 from synthetic import KnownFlow, OracleEstimator, ScriptedDetector, Walker, frames_of, render, visible_joints
 
 from flow import make_flow
+from pose.poses import PROPAGATED, Poses
 from tracker.flowtrack import FlowTrackConfig, FlowTracker, greedy_match, keypoint_boxes
 from tracker.pipeline import PipelineConfig, StageTimer, track
 
@@ -26,12 +27,15 @@ def test_flow_propagation_moves_box_with_content(spec: str) -> None:
     flow = make_flow(spec).compute(imgs[0], imgs[1])
     tracker = FlowTracker()
     joints = visible_joints([walker], 0)[0]
-    boxes = tracker.propagated_boxes(flow, joints[None], np.array([0.9]))
+    tracker.update(Poses(walker.box(0)[None], [0.9], joints[None]))
+    tracker.advance(flow)
+    boxes = tracker.propagate()
+    assert boxes.source.tolist() == [PROPAGATED] and boxes.source_track.tolist() == [0]
     expected, _ = keypoint_boxes(walker.joints(1)[None], 0.5, 0.15)
     assert len(boxes) == 1
     # within a few pixels (joints near the walker's edge sit on a motion boundary)
     np.testing.assert_allclose(boxes.boxes[0], expected[0], atol=4)
-    from tracker.detectors.base import box_iou
+    from pose.poses import box_iou
 
     assert box_iou(boxes.boxes, expected)[0, 0] > 0.93
     still, _ = keypoint_boxes(walker.joints(0)[None], 0.5, 0.15)
@@ -42,23 +46,31 @@ def test_flow_propagation_moves_box_with_content(spec: str) -> None:
     assert moved_w == pytest.approx(span * 1.15, rel=0.05)
 
 
-def test_no_box_is_propagated_without_flow_or_from_weak_poses() -> None:
+def _propagated(kp: np.ndarray, score: float, flow: np.ndarray | None) -> int:
     tracker = FlowTracker()
+    tracker.update(Poses(np.array([[0, 0, 50, 100]]), [score], kp))
+    tracker.advance(flow)
+    return len(tracker.propagate())
+
+
+def test_no_box_is_propagated_without_flow_or_from_weak_poses() -> None:
     kp = visible_joints([Walker((10, 10), (0, 0))], 0)[0][None]
-    assert len(tracker.propagated_boxes(None, kp, np.array([0.9]))) == 0
     flow = np.zeros((*SHAPE, 2), np.float32)
-    assert len(tracker.propagated_boxes(flow, kp, np.array([0.1]))) == 0  # below propagate_min_score
+    assert _propagated(kp, 0.9, flow) == 1
+    assert _propagated(kp, 0.9, None) == 0
+    assert _propagated(kp, 0.1, flow) == 0  # below propagate_min_score
     weak = kp.copy()
     weak[0, 2:, 2] = 0.0  # only two confident joints
-    assert len(tracker.propagated_boxes(flow, weak, np.array([0.9]))) == 0
+    assert _propagated(weak, 0.9, flow) == 0
 
 
 def _run(walkers, n, misses=frozenset(), propagate=True, assoc="flow-oks", queue=5, flow="dis"):
     imgs = render(walkers, n, SHAPE)
     est = OracleEstimator(walkers)
     timer = StageTimer()
-    results = list(
-        track(
+    results = [
+        result
+        for _, result in track(
             frames_of(imgs, est),
             ScriptedDetector(walkers, set(misses)),
             est,
@@ -67,7 +79,7 @@ def _run(walkers, n, misses=frozenset(), propagate=True, assoc="flow-oks", queue
             PipelineConfig(propagate=propagate),
             timer,
         )
-    )
+    ]
     return results, timer
 
 
@@ -119,7 +131,7 @@ def test_pose_nms_removes_the_second_pose_of_a_person(pose_nms: float | None) ->
     oracle = OracleEstimator(walkers)  # both boxes of the walker give its (identical) pose
     config = PipelineConfig(propagate=False, pose_nms=pose_nms)
     detector = _TwoBoxesPerPerson(walkers)
-    results = list(track(frames_of(images, oracle), detector, oracle, None, FlowTracker(), config))
+    results = [r for _, r in track(frames_of(images, oracle), detector, oracle, None, FlowTracker(), config)]
     assert all(r.num_detections == 2 for r in results)
     people = [len(r.track_ids) for r in results]
     assert people == ([1, 1, 1] if pose_nms else [2, 2, 2])
@@ -147,7 +159,7 @@ def _crossing_ids(assoc: str) -> list[list[int]]:
             tracker.advance(flow.compute(imgs[t - 1], imgs[t]))
         kp = np.stack(visible_joints(walkers, t))
         boxes = np.stack([w.box(t) for w in walkers])
-        out.append(tracker.assign(kp, boxes, np.full(2, 0.9)).tolist())
+        out.append(tracker.update(Poses(boxes, np.full(2, 0.9), kp)).track_ids.tolist())
     return out
 
 
@@ -165,14 +177,13 @@ def test_ids_are_unique_per_frame_and_below_10000() -> None:
     for _ in range(4):
         kp = np.concatenate([rng.uniform(0, 300, (5, 17, 2)), np.full((5, 17, 1), 0.9)], 2).astype(np.float32)
         boxes, _ = keypoint_boxes(kp, 0.2)
-        ids = tracker.assign(kp, boxes, np.full(5, 0.9))
+        ids = tracker.update(Poses(boxes, np.full(5, 0.9), kp)).track_ids
         assert len(set(ids.tolist())) == 5 and ids.max() < 10000 and ids.min() >= 0
 
 
 def test_greedy_match_takes_highest_first() -> None:
     sim = np.array([[0.9, 0.8], [0.85, 0.1]])
-    assert greedy_match(sim, 0.2) == [(0, 0), (1, 1)] or greedy_match(sim, 0.2) == [(0, 0)]
-    assert greedy_match(sim, 0.2) == [(0, 0)]  # (1,1) is below 0.2
+    assert greedy_match(sim, 0.2) == [(0, 0)]  # (1,1) is below 0.2, and row 1's 0.85 lost column 0 to 0.9
     assert greedy_match(np.array([[0.3, 0.5], [0.6, 0.4]]), 0.2) == [(1, 0), (0, 1)]
     assert greedy_match(np.zeros((0, 3)), 0.2) == []
 

@@ -7,7 +7,6 @@ codec, pixel format, size and rate are read from the bundled ffmpeg's ``-i`` rep
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
@@ -20,19 +19,12 @@ import pytest
 
 from eval.posetrack import Frame as PtFrame
 from eval.posetrack import Sequence, people_from_keypoints, write_sequence
-from tracker.render import (
-    POSEVAL_SKELETON,
-    RenderError,
-    TrailState,
-    VideoWriter,
-    add_render_parser,
-    contact_sheet,
-    draw_gt,
-    draw_poses,
-    render_video,
-    sheet_indices,
-    track_colour,
-)
+from pose.keypoints import COCO, POSETRACK18, POSEVAL
+from pose.poses import Poses
+from tracker.annotate import RenderError, TrailState, annotate, draw_gt, draw_poses, track_colour
+from tracker.cli import main
+from tracker.render import contact_sheet, render_video, sheet_indices
+from tracker.video import VideoSink
 
 W, H, FPS, N = 160, 120, 10, 12
 BACKGROUND = 90
@@ -105,7 +97,7 @@ def source(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tracks(tmp_path: Path) -> Path:
-    """Per-track export (tracker.writers.write_tracks layout): ids 1 and 2 in every frame."""
+    """Per-track export (tracker.sinks.TracksSink layout, COCO slots): ids 1 and 2 in every frame."""
     obj = {"num_frames": N, "tracks": {}}
     for tid, (cx, _) in CENTRES.items():
         kp = person_keypoints(tid)
@@ -182,7 +174,7 @@ def test_odd_size_frame_folder_with_an_undecodable_frame(tmp_path: Path) -> None
     assert frames[3][:53, :75].mean() < 15 and frames[2][:53, :75].mean() > 185
     assert frames[2][:, 75].mean() < 60 and frames[2][53, :].mean() < 60  # the black padding
 
-    with VideoWriter(tmp_path / "direct.mp4", 161, 121, 25) as writer:
+    with VideoSink(tmp_path / "direct.mp4", 161, 121, 25) as writer:
         writer.write(np.full((121, 161, 3), 255, np.uint8))
     assert (writer.out_width, writer.out_height) == (162, 122)
     assert ffmpeg_info(tmp_path / "direct.mp4")["size"] == (162, 122)
@@ -224,14 +216,14 @@ def test_errors_are_one_line_and_leave_no_file(source: Path, tracks: Path, tmp_p
 def test_ffmpeg_failure_removes_the_temp_file_and_reports_its_message(tmp_path: Path) -> None:
     out = tmp_path / "bad.mp4"
     out.write_bytes(b"previous")
-    with pytest.raises(ValueError) as exc, VideoWriter(out, 64, 48, 10, preset="no-such-preset") as writer:
+    with pytest.raises(ValueError) as exc, VideoSink(out, 64, 48, 10, preset="no-such-preset") as writer:
         for _ in range(40):  # the failure shows on a write or on closing
             writer.write(np.zeros((48, 64, 3), np.uint8))
     assert "invalid preset" in only_one_line(exc)
     assert out.read_bytes() == b"previous"  # untouched, and no temp file beside it
     assert [p.name for p in tmp_path.iterdir()] == ["bad.mp4"]
 
-    with pytest.raises(RenderError, match="expected uint8 48x64x3"), VideoWriter(tmp_path / "s.mp4", 64, 48, 10) as w:
+    with pytest.raises(ValueError, match="expected uint8 48x64x3"), VideoSink(tmp_path / "s.mp4", 64, 48, 10) as w:
         w.write(np.zeros((48, 63, 3), np.uint8))
     assert [p.name for p in tmp_path.iterdir()] == ["bad.mp4"]
 
@@ -262,11 +254,12 @@ def test_posetrack_predictions_and_gt_overlay(source: Path, tmp_path: Path) -> N
 def test_draw_poses_threshold_boxes_labels_trails() -> None:
     img = np.zeros((120, 160, 3), np.uint8)
     kp = np.full((1, 15, 3), np.nan)
-    a, b = POSEVAL_SKELETON[0]
+    a, b = POSEVAL.skeleton[0]
     kp[0, a] = (20, 20, 0.9)
     kp[0, b] = (60, 20, 0.9)
     kp[0, 12] = (100, 100, 0.2)  # below threshold: not drawn
-    draw_poses(img, kp, [4], boxes=np.array([[10, 40, 150, 110]]), show_boxes=True, trails={4: [(5, 115), (40, 80)]})
+    poses = Poses([[10, 40, 150, 110]], [0.9], kp, [4], layout=POSEVAL)
+    draw_poses(img, poses, show_boxes=True, trails={4: [(5, 115), (40, 80)]})
     colour = track_colour(4)
     assert near(img[20, 40], colour, 10)  # the limb between the two joints
     assert (img[96:105, 96:105] == 0).all()
@@ -275,23 +268,14 @@ def test_draw_poses_threshold_boxes_labels_trails() -> None:
     assert near(img[98, 22], colour, 30)  # on the trail from (5, 115) to (40, 80)
 
     empty = np.zeros_like(img)
-    draw_poses(empty, np.zeros((0, 17, 3)), [])
+    draw_poses(empty, Poses.empty(COCO))
     assert not empty.any()
-    with pytest.raises(RenderError, match="track ids"):
-        draw_poses(img, np.zeros((2, 17, 3)), [1])
+    with pytest.raises(RenderError, match="keypoints"):
+        draw_poses(img, Poses([[0, 0, 1, 1]], [1.0]))  # boxes only
 
     state = TrailState(2)
-
-    class P:  # the fields TrailState reads
-        track_ids = np.array([1])
-        boxes = np.array([[0.0, 0.0, 10.0, 10.0]])
-        keypoints = np.zeros((1, 17, 3))
-
-        def centres(self) -> np.ndarray:
-            return (self.boxes[:, :2] + self.boxes[:, 2:]) / 2
-
     for i in range(4):
-        trails = state.update(i, P())  # type: ignore[arg-type]
+        trails = state.update(i, Poses([[0.0, 0.0, 10.0, 10.0]], [0.9], np.zeros((1, 17, 3)), [1], layout=COCO))
     assert trails == {1: [(5.0, 5.0), (5.0, 5.0)]}
     assert state.update(10, None) == {} and not state.points
 
@@ -304,21 +288,18 @@ def test_in_memory_results_trails_and_cli(source: Path, tracks: Path, tmp_path: 
         kp = person_keypoints(1)[None].astype(np.float32)
         kp[..., 0] += i  # moving right, so the trail is visible
         box = np.array([[kp[0, :, 0].min(), 15, kp[0, :, 0].max(), 112]], np.float32)
-        results.append(FrameResult(i, f"frame_{i:06d}", None, np.array([1]), kp, box, np.array([0.9], np.float32)))
+        poses = Poses(box, [0.9], kp, [1], layout=COCO)
+        results.append(FrameResult(i, f"frame_{i:06d}", None, poses))
     out = render_video(source, results, tmp_path / "mem.mp4", trail=5, show_boxes=True, progress=False)
     frames = decode(out)
     assert len(frames) == N
     x, y = np.round(results[8].keypoints[0, 0, :2]).astype(int)
     assert near(frames[8][y, x], track_colour(1))
 
-    parser = argparse.ArgumentParser(prog="hrtrack")
-    add_render_parser(parser.add_subparsers(dest="command"))
     cli_out = tmp_path / "cli" / "x.mp4"
-    args = parser.parse_args(
-        ["render", str(source), str(tracks), "-o", str(cli_out), "--boxes", "--trail", "3", "--joint-threshold",
-         "0.5", "--contact-sheet", str(tmp_path / "cli" / "x.png"), "--quiet"]
-    )  # fmt: skip
-    assert args.func(args) == 0
+    argv = ["render", str(source), str(tracks), "-o", str(cli_out), "--boxes", "--trail", "3", "--joint-threshold",
+            "0.5", "--contact-sheet", str(tmp_path / "cli" / "x.png"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
     assert len(decode(cli_out)) == N and (tmp_path / "cli" / "x.png").is_file()
 
 
@@ -333,3 +314,44 @@ def test_real_video_with_no_predictions(shared_data: Path, tmp_path: Path) -> No
     assert len(frames) == len(source) == 5
     assert np.abs(frames[2].astype(int) - source[2].astype(int)).mean() < 6  # nothing drawn, re-encoded only
     assert cv2.imread(str(tmp_path / "s.png")).shape == (2 * 180, 4 * 320, 3)
+
+
+def test_two_video_sinks_are_two_objects(tmp_path: Path) -> None:
+    """Two sinks with the same arguments are independent writers (the class was once lru_cached)."""
+    a, b = VideoSink(tmp_path / "v.mp4", 64, 48, 10), VideoSink(tmp_path / "v.mp4", 64, 48, 10)
+    assert a is not b and isinstance(a, VideoSink)
+    with a:
+        a.write(np.zeros((48, 64, 3), np.uint8))
+    assert a.frames == 1 and b.frames == 0
+
+
+def test_each_layout_is_drawn_with_its_own_skeleton() -> None:
+    """PoseTrack 2018 slots: the head limbs join head_bottom (slot 1) to the shoulders, the nose and
+    head_top; COCO's skeleton, picked by joint count before, joined the eyes instead."""
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, :, 2] = 0.9
+    kp[0, 0, :2] = (80, 30)  # nose
+    kp[0, 1, :2] = (80, 50)  # head_bottom (an eye's slot in COCO)
+    kp[0, 2, :2] = (80, 10)  # head_top (the other eye's slot in COCO)
+    kp[0, 3:, 2] = 0.0  # only the three head points are scored
+    kp[0, 5, :2], kp[0, 6, :2], kp[0, 5:7, 2] = (60, 70), (100, 70), 0.9
+    colour = track_colour(1)
+    drawn = {}
+    for layout in (POSETRACK18, COCO):
+        img = np.zeros((120, 160, 3), np.uint8)
+        draw_poses(img, Poses([[50, 5, 110, 100]], [0.9], kp, [1], layout=layout), labels=False)
+        drawn[layout.name] = img
+    pt, coco = drawn["posetrack18"], drawn["coco"]
+    assert near(pt[60, 70], colour, 30) and not near(coco[60, 70], colour, 60)  # head_bottom - left shoulder
+    assert near(pt[20, 80], colour, 30)  # head_bottom - head_top passes through the nose: the upper half
+    assert not coco[60, 70].any()
+
+
+def test_annotate_draws_on_a_copy_and_blacks_out_undecoded_frames() -> None:
+    image = np.full((40, 60, 3), 50, np.uint8)
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, :, :2], kp[0, :, 2] = (30, 20), 0.9
+    poses = Poses([[20, 10, 40, 30]], [0.9], kp, [3], layout=COCO)
+    out = annotate(image, poses, 60, 40)
+    assert (image == 50).all() and (out != 50).any()
+    assert not annotate(None, Poses.empty(COCO), 60, 40).any()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -13,11 +12,10 @@ import pytest
 
 from eval.api import evaluate
 from eval.posetrack import HEAD_BOTTOM, HEAD_TOP, read_sequence
-from tracker.detectors.base import Frame as DetFrame
+from tracker.cli import build_parser, main
 from tracker.detectors.precomputed import JsonDetections
 from tracker.synth import (
     SynthConfig,
-    add_synth_parser,
     articulate,
     gait_posture,
     generate,
@@ -25,6 +23,7 @@ from tracker.synth import (
     render_frame,
 )
 from tracker.synth.body import HEAD_TOP as P_HEAD_TOP
+from tracker.video import Frame as DetFrame
 
 SMALL = {"width": 192, "height": 108, "write_video": False}
 
@@ -232,26 +231,22 @@ def test_detections_have_the_configured_errors(tmp_path: Path) -> None:
 
 
 def test_video_and_cli(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    add_synth_parser(parser.add_subparsers())
-    args = parser.parse_args(
-        [
-            "synth",
-            "--out",
-            str(tmp_path),
-            "--sequences",
-            "1",
-            "--frames",
-            "5",
-            "--size",
-            "96x64",
-            "--quiet",
-            "--difficulty",
-            "easy",
-            "--no-frames",
-        ]
-    )
-    assert args.func(args) == 0
+    argv = [
+        "synth",
+        "--out",
+        str(tmp_path),
+        "--sequences",
+        "1",
+        "--frames",
+        "5",
+        "--size",
+        "96x64",
+        "--quiet",
+        "--difficulty",
+        "easy",
+        "--no-frames",
+    ]
+    assert main(argv) == 0
     cap = cv2.VideoCapture(str(tmp_path / "videos" / "000001_synth.mp4"))
     frames = 0
     while cap.read()[0]:
@@ -261,6 +256,6 @@ def test_video_and_cli(tmp_path: Path) -> None:
     assert not (tmp_path / "images").exists()
     assert len(read_sequence(tmp_path / "posetrack17" / "000001_synth.json").frames) == 5
     with pytest.raises(SystemExit):
-        parser.parse_args(["synth", "--size", "640"])
+        build_parser().parse_args(["synth", "--size", "640"])
     with pytest.raises(ValueError, match="difficulty"):
         SynthConfig(difficulty="extreme").resolved()

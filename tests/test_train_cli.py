@@ -10,21 +10,17 @@ import pytest
 import yaml
 from test_train_overfit import make_stick_figures
 
-from pose.train.cli import add_train_parser, run_train
 from pose.train.loop import read_log
+from tracker.cli import build_parser, main
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hrtrack")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_train_parser(sub)
-    return parser
+    return build_parser()
 
 
 def _run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    assert args.func is run_train
-    return args.func(args)
+    assert _parser().parse_args(argv).func == "pose.train.cli:run_train"
+    return main(argv)
 
 
 @pytest.fixture

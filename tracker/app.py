@@ -3,94 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from flow import make_flow
 from flow.base import FlowMethod
 from pose.checkpoint import load_checkpoint
-from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
+from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator, parse_input_size
 from pose.hrnet import build_model
 from tracker import zoo
 from tracker.detectors import make_detector
-from tracker.detectors.base import Detector, Frame
-from tracker.flowtrack import ASSOC_MODES, FlowTrackConfig, FlowTracker
-from tracker.pipeline import FrameResult, PipelineConfig, StageTimer, track
-from tracker.render import VideoWriter, draw_poses
+from tracker.detectors.base import Detector
+from tracker.flowtrack import FlowTrackConfig, FlowTracker
+from tracker.pipeline import PipelineConfig, StageTimer, track
+from tracker.sinks import FORMATS, AnnotatedVideoSink, OutputFilter, PoseTrackSink, ResultSink, TracksSink
 from tracker.video import ImageListSource, VideoSource, open_source
-from tracker.writers import FORMATS, OutputFilter, write_posetrack, write_tracks
-
-
-def add_track_parser(sub: argparse._SubParsersAction) -> None:
-    """The ``track`` subcommand and its options."""
-    p = sub.add_parser(
-        "track",
-        help="track people's poses in a video, frame folder or PoseTrack image list",
-        description="Detect, propagate by optical flow, estimate poses with HRNet and link them by "
-        "flow-based OKS (FlowTrack). Writes PoseTrack json and a per-track export.",
-    )
-    p.add_argument("source", help="video file, folder of frames, or PoseTrack annotation json")
-    p.add_argument("--images-root", help="folder the annotation's image names are relative to")
-    p.add_argument(
-        "--weights",
-        help="pose model: a zoo name (hrtrack models; fetched on first use) or an HRNet checkpoint file "
-        f"(official, training or mmpose format); default {zoo.DEFAULT_POSE_CPU} on the CPU, "
-        f"{zoo.DEFAULT_POSE_GPU} on a GPU",
-    )
-    p.add_argument("--arch", help="hrnet_w32, hrnet_w48 or hrnet_wC (implied by a zoo model; else hrnet_w32)")
-    p.add_argument("--input-size", help="network input HxW (implied by a zoo model; else 256x192)")
-    p.add_argument(
-        "--keypoint-layout",
-        choices=["coco", "posetrack18"],
-        help="joint slots of the model: COCO or PoseTrack 2018 (head_bottom/head_top); implied by a zoo model, "
-        "else coco",
-    )
-    p.add_argument(
-        "--detector",
-        default=zoo.DEFAULT_DETECTOR,
-        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH, "
-        "gt:ANNOTATION or hog (weak)",
-    )
-    p.add_argument("--det-threshold", type=float, help="detector score threshold (detector default if unset)")
-    p.add_argument("--flow", default="dis", help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)")
-    p.add_argument("--flow-max-side", type=int, default=512, help="flow working resolution, longer side (512)")
-    p.add_argument("--assoc", default="flow-oks", choices=ASSOC_MODES, help="association (default flow-oks)")
-    p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
-    p.add_argument("--box-nms", type=float, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
-    p.add_argument("--pose-nms", type=float, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)")
-    p.add_argument("--queue", type=int, default=5, help="frames of memory for flow-OKS (L_Q, default 5)")
-    p.add_argument("--min-box-score", type=float, default=0.5, help="person score to write a pose (0.5)")
-    p.add_argument("--min-joint-score", type=float, default=0.4, help="score to write a joint (0.4)")
-    p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
-    p.add_argument("--out", default="out/track", help="output folder (default out/track)")
-    p.add_argument("--name", help="sequence name for the output files (default: the source's name)")
-    p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated H.264 video of the results")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available, default), cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, default=32, help="crops per network batch (default 32)")
-    p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
-    p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
-    p.set_defaults(func=run_track)
-
-
-def annotate(image: np.ndarray | None, result: FrameResult, width: int, height: int) -> np.ndarray:
-    """The frame with its tracked poses drawn (a black frame when it could not be decoded)."""
-    canvas = np.zeros((height, width, 3), np.uint8) if image is None else image.copy()
-    if canvas.shape[:2] != (height, width):
-        canvas = cv2.resize(canvas, (width, height))
-    if len(result.track_ids):
-        draw_poses(canvas, result.keypoints, result.track_ids, result.boxes)
-    return canvas
 
 
 def load_estimator(
@@ -118,8 +51,17 @@ def load_estimator(
         batch_size=batch_size,
         compile=compile,
         dtype=torch.bfloat16 if bf16 else torch.float32,
-        flip_pairs=POSETRACK18_FLIP_PAIRS if layout == "posetrack18" else COCO_FLIP_PAIRS,
+        layout=layout,
     )
+
+
+@dataclass
+class TrackSummary:
+    """What a tracked source gave: frames, distinct track ids, undecodable frames."""
+
+    frames: int = 0
+    tracks: set[int] = field(default_factory=set)
+    failed: int = 0
 
 
 def track_source(
@@ -130,37 +72,44 @@ def track_source(
     tracker: FlowTracker,
     config: PipelineConfig,
     timer: StageTimer,
-    render: str | Path | None = None,
+    sinks: list[ResultSink],
     progress: bool = True,
     name: str = "",
-) -> list[FrameResult]:
-    """Track every frame of ``source``; with ``render`` also write the annotated H.264 video.
+) -> tuple[TrackSummary, list[Path]]:
+    """Track every frame of ``source`` into ``sinks``; returns the summary and the written files.
 
-    Each frame is drawn as soon as it is tracked, so the source is decoded only once. Shows a
-    progress bar (people, fps) unless ``progress`` is False.
+    1. each (frame, result) of :func:`tracker.pipeline.track` goes to every sink as it comes (the
+       annotated video is drawn from the frame in hand, so the source is decoded once);
+    2. at the end every sink is closed (its files appear by rename); on any error, or an
+       interruption, every sink is aborted and leaves nothing.
+
+    Shows a progress bar (people, fps) unless ``progress`` is False.
     """
-    current: list[Frame] = []
-
-    def frames() -> Iterator[Frame]:
-        for frame in source:
-            current[:] = [frame]
-            yield frame
-
-    results: list[FrameResult] = []
+    summary = TrackSummary()
     bar = tqdm(total=len(source), unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
     start = time.perf_counter()
-    video = VideoWriter(render, source.width, source.height, source.fps) if render else None
-    with video or contextlib.nullcontext():
-        for result in track(frames(), detector, estimator, flow, tracker, config, timer):
-            results.append(result)
-            if video is not None:
-                t = time.perf_counter()
-                video.write(annotate(current[0].image, result, source.width, source.height))
-                timer.add("write", t)
+    try:
+        for frame, result in track(source, detector, estimator, flow, tracker, config, timer):
+            t = time.perf_counter()
+            for sink in sinks:
+                sink.write(frame, result)
+            timer.add("write", t)
+            summary.frames += 1
+            summary.tracks.update(int(i) for i in result.track_ids)
             bar.update(1)
-            bar.set_postfix(people=len(result.track_ids), fps=f"{len(results) / (time.perf_counter() - start):.1f}")
-    bar.close()
-    return results
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(people=len(result.track_ids), fps=f"{summary.frames / elapsed:.1f}")
+        bar.close()
+        t = time.perf_counter()
+        written = [path for sink in sinks for path in sink.close()]
+        timer.add("write", t)
+    except BaseException:
+        bar.close()
+        for sink in sinks:
+            sink.abort()
+        raise
+    summary.failed = getattr(source, "failed", 0)
+    return summary, written
 
 
 def resolve_device(spec: str) -> str:
@@ -168,9 +117,9 @@ def resolve_device(spec: str) -> str:
     if spec == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {spec}: no CUDA device is available")
+        raise HrtrackError(f"--device {spec}: no CUDA device is available")
     if spec != "cpu" and not spec.startswith("cuda"):
-        raise ValueError(f"--device {spec}: use auto, cpu or cuda[:N]")
+        raise HrtrackError(f"--device {spec}: use auto, cpu or cuda[:N]")
     return spec
 
 
@@ -206,36 +155,23 @@ def run_track(args: argparse.Namespace) -> int:
     )
     timer = StageTimer()
     name = args.name or Path(args.source).stem
-    results = track_source(
-        source,
-        detector,
-        estimator,
-        flow,
-        tracker,
-        config,
-        timer,
-        render=args.render,
-        progress=not args.quiet,
-        name=name,
-    )
-
-    t = time.perf_counter()
     out = Path(args.out)
     formats = list(FORMATS) if args.format == "both" else [args.format]
-    filt = OutputFilter(args.min_box_score, args.min_joint_score)
-    written = write_posetrack(out, name, results, formats, filt, pose.layout)
-    written.append(write_tracks(out / "tracks" / f"{name}.json", results, args.min_box_score))
+    sinks: list[ResultSink] = [
+        PoseTrackSink(out, name, formats, OutputFilter(args.min_box_score, args.min_joint_score)),
+        TracksSink(out / "tracks" / f"{name}.json", args.min_box_score),
+    ]
     if args.render:
-        written.append(Path(args.render))
-    timer.add("write", t)
-
-    failed = getattr(source, "failed", 0)
-    if failed:
+        sinks.append(AnnotatedVideoSink(Path(args.render), source.width, source.height, source.fps))
+    summary, written = track_source(
+        source, detector, estimator, flow, tracker, config, timer, sinks, progress=not args.quiet, name=name
+    )
+    if summary.failed:
         print(
-            f"hrtrack: warning: {failed} frame(s) could not be decoded and were written without people", file=sys.stderr
+            f"hrtrack: warning: {summary.failed} frame(s) could not be decoded and were written without people",
+            file=sys.stderr,
         )
     if not args.quiet:
         print(timer.summary(), file=sys.stderr)
-    ids = {int(i) for r in results for i in r.track_ids}
-    print(f"{len(results)} frames, {len(ids)} tracks -> " + ", ".join(str(p) for p in written))
+    print(f"{summary.frames} frames, {len(summary.tracks)} tracks -> " + ", ".join(str(p) for p in written))
     return 0

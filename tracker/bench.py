@@ -9,13 +9,13 @@ time of everything except the pose network, relative to the pose network (target
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from flow import make_flow
+from pose.errors import HrtrackError
 from pose.estimator import parse_input_size
 from tracker.app import load_estimator
 from tracker.detectors import make_detector
@@ -26,15 +26,6 @@ from tracker.video import open_source
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_VIDEO = SHARED / "videos" / "pets2009_campus_480x360_795f.avi"
 DEFAULT_DETECTOR = SHARED / "models" / "rtmdet_nano_person.onnx"
-
-
-def add_bench_track_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--video", help=f"video to track (default {DEFAULT_VIDEO.name} from ../shared/data)")
-    p.add_argument("--detector", help="detector spec (default onnx: RTMDet-nano from ../shared/data, else hog)")
-    p.add_argument("--flow", default="dis", help="flow spec (default dis)")
-    p.add_argument("--weights", help="HRNet checkpoint (default: random weights of --arch)")
-    p.add_argument("--frames", type=int, help="only the first N frames")
-    p.add_argument("--bf16", action="store_true", help="network in bfloat16")
 
 
 def run_track_bench(
@@ -52,7 +43,7 @@ def run_track_bench(
     """Track ``video`` and print per-stage ms/frame and the non-pose / pose ratio."""
     video = Path(video) if video else DEFAULT_VIDEO
     if not video.exists():
-        raise ValueError(f"{video}: video not found (give --video)")
+        raise HrtrackError(f"{video}: video not found (give --video)")
     if detector is None:
         detector = f"onnx:{DEFAULT_DETECTOR}" if DEFAULT_DETECTOR.exists() else "hog"
     source = open_source(video)

@@ -1,25 +1,331 @@
-"""The ``hrtrack`` command line: one command, one subcommand per task.
+"""The ``hrtrack`` command line: one parser, one subcommand per task, one error boundary.
 
-Every user error (bad file, bad option value, incompatible checkpoint) ends as a single line on
-stderr, ``hrtrack: error: ...``, with exit status 2; no traceback.
+Every option is declared here, once per command, with the groups that several commands share
+(:func:`_device`, :func:`_network`, :func:`_synth_set`); the work itself lives in the modules,
+imported only when their command runs (``func`` is a ``"module:function"`` string), so that
+``hrtrack eval --help`` or ``hrtrack models`` never load torch.
+
+:func:`main` is the one entry point (also of ``python -m pose.train.cli`` under torchrun). A
+problem with the user's input, :class:`pose.errors.HrtrackError` or an OS error, ends as a
+single line on stderr, ``hrtrack: error: ...``, with exit status 2; anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pose.bench import DEFAULT_CASES, MODE_DTYPES, PAPER_GMACS
+from pose.errors import HrtrackError
+
+UserError = HrtrackError  # the name the command functions below raise
+
+POSE_BENCH_MODES = ("plain", "optimized", "compiled", "bf16", "bf16-compiled")
+DIFFICULTIES = ("easy", "medium", "hard")
+ASSOCIATIONS = ("flow-oks", "oks", "iou")
+LAYOUTS = ("coco", "posetrack18")
 
 
-class UserError(Exception):
-    """A problem with the user's input; reported as one line without a traceback."""
+# ----------------------------------------------------------------------------- shared option groups
+
+
+def _device(p: argparse.ArgumentParser, default: str | None = "cpu", what: str = "") -> None:
+    if default == "auto":
+        text = "auto (CUDA when available, default), cpu or cuda[:N]"
+    else:
+        text = "cpu or cuda" + (f" (default: {default})" if default else "")
+    p.add_argument("--device", default=default, help=text + what)
+
+
+def _network(p: argparse.ArgumentParser, arch: str | None = "hrnet_w32", size: str | None = "256x192") -> None:
+    """``--arch`` and ``--input-size`` (None defaults: implied by a zoo model)."""
+    p.add_argument(
+        "--arch",
+        default=arch,
+        help="hrnet_w32, hrnet_w48 or hrnet_wC"
+        + (f" (default {arch})" if arch else " (implied by a zoo model; else hrnet_w32)"),
+    )
+    p.add_argument(
+        "--input-size",
+        default=size,
+        help="network input HxW" + (f" (default {size})" if size else " (implied by a zoo model; else 256x192)"),
+    )
+
+
+def _synth_set(p: argparse.ArgumentParser, sequences: int | None, frames: int, seed: int) -> None:
+    """Which synthetic set: ``--sequences``, ``--frames``, ``--seed``, ``--difficulty``."""
+    if sequences is not None:
+        p.add_argument("--sequences", type=int, default=sequences, help=f"sequences (default {sequences})")
+    p.add_argument("--frames", type=int, default=frames, help=f"frames per sequence (default {frames})")
+    p.add_argument("--seed", type=int, default=seed, help=f"seed of the set (default {seed})")
+    p.add_argument("--difficulty", default="medium", choices=DIFFICULTIES, help="default medium")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _add_track(sub: argparse._SubParsersAction) -> None:
+    from tracker import zoo
+
+    p = sub.add_parser(
+        "track",
+        help="track people's poses in a video, frame folder or PoseTrack image list",
+        description="Detect, propagate by optical flow, estimate poses with HRNet and link them by "
+        "flow-based OKS (FlowTrack). Writes PoseTrack json and a per-track export.",
+    )
+    p.add_argument("source", help="video file, folder of frames, or PoseTrack annotation json")
+    p.add_argument("--images-root", help="folder the annotation's image names are relative to")
+    p.add_argument(
+        "--weights",
+        help="pose model: a zoo name (hrtrack models; fetched on first use) or an HRNet checkpoint file "
+        f"(official, training or mmpose format); default {zoo.DEFAULT_POSE_CPU} on the CPU, "
+        f"{zoo.DEFAULT_POSE_GPU} on a GPU",
+    )
+    _network(p, None, None)
+    p.add_argument(
+        "--keypoint-layout",
+        choices=LAYOUTS,
+        help="joint slots of the model: COCO or PoseTrack 2018 (head_bottom/head_top); implied by a zoo model, "
+        "else coco",
+    )
+    p.add_argument(
+        "--detector",
+        default=zoo.DEFAULT_DETECTOR,
+        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH, "
+        "gt:ANNOTATION or hog (weak)",
+    )
+    p.add_argument("--det-threshold", type=float, help="detector score threshold (detector default if unset)")
+    p.add_argument("--flow", default="dis", help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)")
+    p.add_argument("--flow-max-side", type=int, default=512, help="flow working resolution, longer side (512)")
+    p.add_argument("--assoc", default="flow-oks", choices=ASSOCIATIONS, help="association (default flow-oks)")
+    p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
+    p.add_argument("--box-nms", type=float, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
+    p.add_argument("--pose-nms", type=float, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)")
+    p.add_argument("--queue", type=int, default=5, help="frames of memory for flow-OKS (L_Q, default 5)")
+    p.add_argument("--min-box-score", type=float, default=0.5, help="person score to write a pose (0.5)")
+    p.add_argument("--min-joint-score", type=float, default=0.4, help="score to write a joint (0.4)")
+    p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
+    p.add_argument("--out", default="out/track", help="output folder (default out/track)")
+    p.add_argument("--name", help="sequence name for the output files (default: the source's name)")
+    p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated H.264 video of the results")
+    _device(p, "auto")
+    p.add_argument("--batch-size", type=int, default=32, help="crops per network batch (default 32)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
+    p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
+    p.set_defaults(func="tracker.app:run_track")
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="track a held-out synthetic clip with the bundled model; video, PoseTrack json, mAP/MOTA",
+        description="Generate a held-out synthetic clip, track it with the bundled HRNet-W16 demo model "
+        "(simulated detections, DIS flow, FlowTrack), render the annotated video and score it against "
+        "the clip's ground truth.",
+    )
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    _synth_set(p, None, frames=100, seed=7)
+    p.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
+    _device(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func="tracker.demo:run_demo")
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="PoseTrack mAP and MOTA (official poseval semantics)",
+        description="Score PoseTrack predictions against ground truth: per-sequence json files matched "
+        "by name (2017 annolist or 2018 COCO-like, in any combination).",
+    )
+    p.add_argument("--gt", required=True, help="folder (or one file) of ground-truth sequence json files")
+    p.add_argument("--pred", required=True, help="folder (or one file) of prediction json files, same names")
+    p.add_argument("--json", metavar="OUT.json", help="also write the results as json (percent, NaN as null)")
+    p.add_argument("--per-sequence", action="store_true", help="also report every sequence")
+    p.add_argument("--allow-missing", action="store_true", help="score a missing prediction file as empty")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "render",
+        help="draw tracked poses on the video (H.264 mp4)",
+        description="Draw tracked poses (per-track export or PoseTrack json) on the source frames, with "
+        "stable per-track colours and ids, optionally with the ground truth, and encode an H.264 mp4 at "
+        "the source's frame rate and size (odd sizes padded to even).",
+    )
+    p.add_argument("video", metavar="VIDEO", help="video file, folder of frames, or PoseTrack annotation json")
+    p.add_argument("predictions", metavar="PREDICTIONS", help="per-track export json or PoseTrack 2017/2018 json")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.mp4", help="annotated video to write")
+    p.add_argument("--gt", metavar="ANNOTATION", help="also draw this PoseTrack ground truth (thin, white)")
+    p.add_argument("--images-root", metavar="DIR", help="folder the annotation's image names are relative to")
+    p.add_argument("--boxes", action="store_true", help="outline the person boxes")
+    p.add_argument("--trail", type=int, default=0, metavar="N", help="draw each track's last N centres (0: off)")
+    p.add_argument(
+        "--joint-threshold", type=float, default=0.3, metavar="T", help="draw joints scoring at least T (0.3)"
+    )
+    p.add_argument("--contact-sheet", metavar="OUT.png", help="also a PNG grid of evenly spaced annotated frames")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func="tracker.render:run_render")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` for ``synth --size``."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 640x360, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="generate synthetic annotated videos (PoseTrack/COCO ground truth, simulated detections)",
+        description="Render sequences of articulated people walking, running, turning and waving over a "
+        "panning textured background, with PoseTrack 2017/2018 and COCO ground truth and simulated "
+        "detections, so the whole pipeline can be run and scored without real data or a detector.",
+    )
+    p.add_argument("--out", default="out/synth", help="output folder (default out/synth)")
+    _synth_set(p, sequences=3, frames=100, seed=0)
+    p.add_argument("--people", type=int, help="people per video (default by difficulty: 3/5/8)")
+    p.add_argument("--size", type=_size, default=(640, 360), help="frame WIDTHxHEIGHT (default 640x360)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    p.add_argument("--label-every", type=int, default=1, help="label every k-th frame (PoseTrack val: 4; default 1)")
+    p.add_argument("--no-video", action="store_true", help="do not write videos/NAME.mp4")
+    p.add_argument("--no-frames", action="store_true", help="do not write images/NAME/*.jpg")
+    p.add_argument("--ignore-regions", type=float, help="probability of a crowd ignore region per video")
+    p.add_argument("--det-jitter", type=float, help="detection box jitter (fraction of box size)")
+    p.add_argument("--det-miss", type=float, help="share of detectable people missed")
+    p.add_argument("--det-fp", type=float, help="false-positive detections per frame")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func="tracker.synth.generate:run_synth")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    shipped = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "pose" / "configs").glob("*.yaml"))
+    p = sub.add_parser(
+        "train",
+        help="train HRNet from a YAML config (COCO / PoseTrack; torchrun for several GPUs)",
+        description=f"Train HRNet from a YAML config. Shipped configs: {', '.join(shipped)}.",
+    )
+    p.add_argument("config", help="YAML config file, or the name of a shipped config")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. lr=1e-4, data.val_boxes=dets.json (repeatable)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state.pth when it exists")
+    p.add_argument("--out", help="run folder (default: the config's out_dir)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="training device (default: the config's)")
+    p.set_defaults(func="pose.train.cli:run_train")
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser(
+        "bench", help="benchmarks: pose network, tracking, evaluation, training speed; synthetic accuracy"
+    )
+    kinds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
+
+    pose = kinds.add_parser("pose", help="pose network throughput vs. a single-convolution roofline")
+    _network(pose, None, None)
+    pose.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
+    pose.add_argument(
+        "--modes",
+        default=",".join(POSE_BENCH_MODES),
+        help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
+        "compiled (+ torch.compile), bf16 and bf16-compiled (the same in bfloat16); default: all",
+    )
+    _device(pose)
+    pose.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
+    pose.set_defaults(func=_cmd_bench_pose)
+
+    track = kinds.add_parser("track", help="per-stage time of the tracking pipeline on a video")
+    track.add_argument(
+        "--video", required=True, help="video to track (e.g. ../shared/data/videos/pets2009_campus_480x360_795f.avi)"
+    )
+    _network(track)
+    track.add_argument("--detector", default="rtmdet_nano_person", help="detector spec (default rtmdet_nano_person)")
+    track.add_argument("--flow", default="dis", help="flow spec (default dis)")
+    track.add_argument("--weights", help="HRNet checkpoint (default: random weights of --arch)")
+    track.add_argument("--frames", type=int, help="only the first N frames")
+    track.add_argument("--bf16", action="store_true", help="network in bfloat16")
+    _device(track)
+    track.set_defaults(func=_cmd_bench_track)
+
+    ev = kinds.add_parser("eval", help="our PoseTrack evaluator on a large synthetic set (vs. poseval)")
+    ev.add_argument("--sequences", type=int, default=50, help="synthetic sequences (default 50)")
+    ev.add_argument("--frames", type=int, default=100, help="frames per sequence (default 100)")
+    ev.add_argument("--people", type=int, default=10, help="at most this many people per sequence (default 10)")
+    ev.add_argument("--seed", type=int, default=0, help="random seed of the synthetic set")
+    ev.add_argument("--format", dest="fmt", choices=("2017", "2018"), default="2017", help="file format")
+    ev.add_argument("--repeat", type=int, default=1, help="time our evaluator this many times, keep the best")
+    ev.add_argument("--poseval", metavar="PATH", default=None, help="checkout of the official poseval to compare")
+    ev.add_argument(
+        "--poseval-python",
+        metavar="PY",
+        default=None,
+        help="python that runs poseval (default $HRTRACK_POSEVAL_PYTHON, else this interpreter)",
+    )
+    ev.add_argument("--workdir", metavar="DIR", default=None, help="write (and keep) the set here")
+    ev.add_argument("--json", dest="json_out", metavar="FILE", default=None, help="write the report as json")
+    ev.add_argument(
+        "--check", action="store_true", help="exit with 1 when poseval is given and the targets are not met"
+    )
+    ev.set_defaults(func="eval.bench:run_bench_eval_cli")
+
+    train = kinds.add_parser("train", help="images/s of one training step (CPU, and CUDA when present)")
+    _network(train)
+    train.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    train.add_argument("--steps", type=int, default=3, help="timed steps (default 3)")
+    _device(train, what="; cpu also times CUDA when present")
+    train.set_defaults(func=_cmd_bench_train)
+
+    synth = kinds.add_parser(
+        "synth", help="mAP/MOTA of the demo model on held-out synthetic sequences: GT boxes vs detections, flow"
+    )
+    _synth_set(synth, sequences=4, frames=60, seed=3000)
+    synth.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
+    synth.add_argument("--data", help="keep the generated set and the results in this folder (default: temporary)")
+    synth.add_argument("--json", metavar="OUT.json", help="also write the table as json")
+    _device(synth)
+    synth.set_defaults(func="tracker.demo:run_bench_synth")
+
+
+def _add_weights(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
+    p.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")
+    p.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC")
+    p.add_argument("--joints", type=int, default=17, help="number of joints (default 17)")
+    p.add_argument("--export-fp16", metavar="OUT.pth", help="also write the weights as a float16 state_dict")
+    p.set_defaults(func=_cmd_weights)
+
+
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models",
+        help="the model zoo: list the named models, fetch them, print a cached path",
+        description="Named pose models, person detectors and backbones, fetched on first use into "
+        "$HRTRACK_HOME/models (default ~/.cache/hrtrack) and checked by sha256. HRTRACK_MIRROR=URL fetches "
+        "URL/<file> instead; HRTRACK_OFFLINE=1 never downloads.",
+    )
+    p.add_argument("action", nargs="?", default="list", choices=["list", "fetch", "path"], help="default list")
+    p.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
+    p.set_defaults(func=_cmd_models)
+
+
+# ----------------------------------------------------------------------------- small command bodies
 
 
 def _cmd_bench_pose(args: argparse.Namespace) -> int:
-    from pose.bench import run_pose_bench
+    from pose.bench import DEFAULT_CASES, PAPER_GMACS, run_pose_bench
     from pose.estimator import parse_input_size
     from pose.hrnet import parse_arch
 
@@ -34,8 +340,8 @@ def _cmd_bench_pose(args: argparse.Namespace) -> int:
         cases = ((arch, h, w),)
     modes = tuple(args.modes.split(","))
     for mode in modes:
-        if mode not in MODE_DTYPES:
-            raise UserError(f"unknown mode {mode!r}: use " + ", ".join(MODE_DTYPES))
+        if mode not in POSE_BENCH_MODES:
+            raise UserError(f"unknown mode {mode!r}: use " + ", ".join(POSE_BENCH_MODES))
     batches = tuple(int(b) for b in args.batch.split(","))
     if args.quick:
         cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
@@ -69,7 +375,7 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
-    from pose.checkpoint import load_checkpoint
+    from pose.checkpoint import load_checkpoint, save_state_dict
     from pose.hrnet import build_model
 
     model = build_model(args.arch, args.joints)
@@ -80,12 +386,16 @@ def _cmd_weights(args: argparse.Namespace) -> int:
         f"({len(model.state_dict())} keys, {params:,} parameters)"
     )
     if args.export_fp16:
-        from pose.checkpoint import save_state_dict
-
         save_state_dict(model, args.export_fp16, half=True)
         size = Path(args.export_fp16).stat().st_size
         print(f"wrote {args.export_fp16}: plain float16 state_dict, {size / 1e6:.1f} MB")
     return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from eval.api import run_eval_cli
+
+    return run_eval_cli(args.gt, args.pred, args.json, args.per_sequence, args.allow_missing)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -117,62 +427,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from eval.api import run_eval_cli
-
-    return run_eval_cli(args.gt, args.pred, args.json, args.per_sequence, args.allow_missing)
-
-
-def _add_bench_parsers(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser(
-        "bench", help="benchmarks: pose network, tracking, evaluation, training speed; synthetic accuracy"
-    )
-    kinds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
-
-    pose = kinds.add_parser("pose", help="pose network throughput vs. a single-convolution roofline")
-    pose.add_argument("--arch", help="only this architecture (default: w32 256x192 and w48 384x288)")
-    pose.add_argument("--input-size", help="HxW input for --arch, e.g. 256x192")
-    pose.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
-    pose.add_argument(
-        "--modes",
-        default=",".join(MODE_DTYPES),
-        help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
-        "compiled (+ torch.compile), bf16 and bf16-compiled (the same in bfloat16); default: all",
-    )
-    pose.add_argument("--device", default="cpu", help="cpu or cuda")
-    pose.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
-    pose.set_defaults(func=_cmd_bench_pose)
-
-    from tracker.bench import add_bench_track_args
-
-    track = kinds.add_parser("track", help="per-stage time of the tracking pipeline on a video")
-    track.add_argument("--arch", default="hrnet_w32", help="architecture (default hrnet_w32)")
-    track.add_argument("--input-size", default="256x192", help="network input HxW (default 256x192)")
-    track.add_argument("--device", default="cpu", help="cpu or cuda")
-    add_bench_track_args(track)
-    track.set_defaults(func=_cmd_bench_track)
-
-    from eval.bench import add_bench_eval_args, run_bench_eval_cli
-
-    ev = kinds.add_parser("eval", help="our PoseTrack evaluator on a large synthetic set (vs. poseval)")
-    add_bench_eval_args(ev)
-    ev.set_defaults(func=run_bench_eval_cli)
-
-    train = kinds.add_parser("train", help="images/s of one training step (CPU, and CUDA when present)")
-    train.add_argument("--arch", default="hrnet_w32", help="architecture (default hrnet_w32)")
-    train.add_argument("--input-size", default="256x192", help="network input HxW (default 256x192)")
-    train.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
-    train.add_argument("--steps", type=int, default=3, help="timed steps (default 3)")
-    train.add_argument("--device", default="cpu", help="cpu (also CUDA when present) or cuda")
-    train.set_defaults(func=_cmd_bench_train)
-
-    from tracker.demo import add_bench_synth_args, run_bench_synth
-
-    synth = kinds.add_parser(
-        "synth", help="mAP/MOTA of the demo model on held-out synthetic sequences: GT boxes vs detections, flow"
-    )
-    add_bench_synth_args(synth)
-    synth.set_defaults(func=run_bench_synth)
+# ----------------------------------------------------------------------------- entry point
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,62 +436,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-person 2D pose tracking in video with HRNet and FlowTrack.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    from pose.train.cli import add_train_parser
-    from tracker.app import add_track_parser
-    from tracker.demo import add_demo_parser
-    from tracker.render import add_render_parser
-    from tracker.synth import add_synth_parser
-
-    add_demo_parser(sub)
-    add_track_parser(sub)
-
-    ev = sub.add_parser(
-        "eval",
-        help="PoseTrack mAP and MOTA (official poseval semantics)",
-        description="Score PoseTrack predictions against ground truth: per-sequence json files matched "
-        "by name (2017 annolist or 2018 COCO-like, in any combination).",
-    )
-    ev.add_argument("--gt", required=True, help="folder (or one file) of ground-truth sequence json files")
-    ev.add_argument("--pred", required=True, help="folder (or one file) of prediction json files, same names")
-    ev.add_argument("--json", metavar="OUT.json", help="also write the results as json (percent, NaN as null)")
-    ev.add_argument("--per-sequence", action="store_true", help="also report every sequence")
-    ev.add_argument("--allow-missing", action="store_true", help="score a missing prediction file as empty")
-    ev.set_defaults(func=_cmd_eval)
-
-    add_render_parser(sub)
-    add_synth_parser(sub)
-    add_train_parser(sub)
-    _add_bench_parsers(sub)
-
-    models = sub.add_parser(
-        "models",
-        help="the model zoo: list the named models, fetch them, print a cached path",
-        description="Named pose models, person detectors and backbones, fetched on first use into "
-        "$HRTRACK_HOME/models (default ~/.cache/hrtrack) and checked by sha256. HRTRACK_MIRROR=URL fetches "
-        "URL/<file> instead; HRTRACK_OFFLINE=1 never downloads.",
-    )
-    models.add_argument("action", nargs="?", default="list", choices=["list", "fetch", "path"], help="default list")
-    models.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
-    models.set_defaults(func=_cmd_models)
-
-    weights = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
-    weights.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")
-    weights.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC")
-    weights.add_argument("--joints", type=int, default=17, help="number of joints (default 17)")
-    weights.add_argument("--export-fp16", metavar="OUT.pth", help="also write the weights as a float16 state_dict")
-    weights.set_defaults(func=_cmd_weights)
+    for add in (_add_demo, _add_track, _add_eval, _add_render, _add_synth, _add_train, _add_bench, _add_weights):
+        add(sub)
+    _add_models(sub)
     return parser
+
+
+def _resolve(func: object) -> object:
+    """A command function, imported from its ``"module:function"`` name on first use."""
+    if isinstance(func, str):
+        module, _, name = func.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return func
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hrtrack`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
-    except (UserError, ValueError) as exc:
-        print(f"hrtrack: error: {exc}", file=sys.stderr)
+        return int(_resolve(args.func)(args))
+    except HrtrackError as exc:
+        print(
+            f"hrtrack: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:  # unwritable output folder, disk full, ...: name the file, no traceback
         where = f"{exc.filename}: " if exc.filename else ""

@@ -32,20 +32,24 @@ from typing import Any
 from eval.api import evaluate, format_tables, to_jsonable
 from eval.files import atomic_write_json
 from flow import make_flow
+from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
+from tracker import zoo
 from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer
+from tracker.sinks import FORMATS, AnnotatedVideoSink, OutputFilter, PoseTrackSink, ResultSink, TracksSink
 from tracker.synth import SynthConfig, generate
 from tracker.video import annotation_source
-from tracker.writers import FORMATS, OutputFilter, write_posetrack, write_tracks
 
-#: The bundled model: weights (float16 state_dict), architecture, input size and joint layout.
-DEMO_WEIGHTS = Path(__file__).resolve().parent / "assets" / "demo_hrnet_w16_128x96_synth.pth"
-DEMO_ARCH = "hrnet_w16"
-DEMO_INPUT_SIZE = (128, 96)
-DEMO_LAYOUT = "posetrack18"
+#: The bundled model (the zoo's ``demo_synth_w16``): weights (float16 state_dict), architecture,
+#: input size and joint layout.
+DEMO_MODEL = zoo.ZOO["demo_synth_w16"]
+DEMO_WEIGHTS = Path(DEMO_MODEL.file)
+DEMO_ARCH = str(DEMO_MODEL.arch)
+DEMO_INPUT_SIZE = tuple(DEMO_MODEL.input_size or ())
+DEMO_LAYOUT = str(DEMO_MODEL.layout)
 
 #: Seeds of the held-out synthetic data. The demo model was trained on seed 1000 and validated
 #: on seed 2000 (scripts/train_demo_model.sh); the demo and the benchmark use other seeds.
@@ -59,7 +63,7 @@ def demo_estimator(
     """The pose estimator of the bundled demo model (or of ``weights`` with the same architecture)."""
     path = Path(weights) if weights else DEMO_WEIGHTS
     if not path.is_file():
-        raise ValueError(f"{path}: demo model weights not found (reinstall hrtrack or give --weights)")
+        raise HrtrackError(f"{path}: demo model weights not found (reinstall hrtrack or give --weights)")
     return load_estimator(path, DEMO_ARCH, DEMO_INPUT_SIZE, DEMO_LAYOUT, device, flip_test, bf16=bf16)
 
 
@@ -96,7 +100,7 @@ def track_synth(
     gt_dir = data / "posetrack18"
     names = sorted(p.stem for p in gt_dir.glob("*.json"))
     if not names:
-        raise ValueError(f"{gt_dir}: no synthetic sequences found")
+        raise HrtrackError(f"{gt_dir}: no synthetic sequences found")
     timer = StageTimer()
     needs_flow = setting.assoc == "flow-oks" or (setting.propagate and setting.boxes != "gt")
     flow = make_flow(flow_spec) if needs_flow else None
@@ -106,40 +110,23 @@ def track_synth(
         source = annotation_source(gt_file, data)
         spec = f"gt:{gt_file}" if setting.boxes == "gt" else f"json:{data / 'detections' / (name + '.json')}"
         tracker = FlowTracker(FlowTrackConfig(assoc=setting.assoc))  # a fresh memory per sequence
-        results = track_source(
-            source, make_detector(spec), estimator, flow, tracker, config, timer, render, progress, name
-        )
-        write_posetrack(out, name, results, list(FORMATS), OutputFilter(), DEMO_LAYOUT)
-        write_tracks(out / "tracks" / f"{name}.json", results, OutputFilter().min_box_score)
+        sinks: list[ResultSink] = [
+            PoseTrackSink(out, name, list(FORMATS)),
+            TracksSink(out / "tracks" / f"{name}.json", OutputFilter().min_box_score),
+        ]
+        if render is not None:
+            sinks.append(AnnotatedVideoSink(render, source.width, source.height, source.fps))
+        track_source(source, make_detector(spec), estimator, flow, tracker, config, timer, sinks, progress, name)
     return evaluate(gt_dir, out / "posetrack18"), timer
 
 
 # ----------------------------------------------------------------------------- hrtrack demo
 
 
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
-    """The ``demo`` subcommand."""
-    p = sub.add_parser(
-        "demo",
-        help="track a held-out synthetic clip with the bundled model; video, PoseTrack json, mAP/MOTA",
-        description="Generate a held-out synthetic clip, track it with the bundled HRNet-W16 demo model "
-        "(simulated detections, DIS flow, FlowTrack), render the annotated video and score it against "
-        "the clip's ground truth.",
-    )
-    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--frames", type=int, default=100, help="frames of the clip (default 100)")
-    p.add_argument("--seed", type=int, default=DEMO_SEED, help=f"seed of the clip (default {DEMO_SEED})")
-    p.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"], help="default medium")
-    p.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run_demo)
-
-
 def run_demo(args: argparse.Namespace) -> int:
     """Run ``hrtrack demo``; returns the exit status."""
     if args.frames < 2:
-        raise ValueError("--frames must be at least 2")
+        raise HrtrackError("--frames must be at least 2")
     if args.seed in (1000, 2000):
         print(f"hrtrack demo: warning: seed {args.seed} is one the demo model was trained or validated on")
     out = Path(args.out)
@@ -173,17 +160,6 @@ BENCH_SETTINGS = (
     Setting("detections", False, "flow-oks"),
     Setting("detections", False, "oks"),
 )
-
-
-def add_bench_synth_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sequences", type=int, default=4, help="held-out sequences (default 4)")
-    p.add_argument("--frames", type=int, default=60, help="frames per sequence (default 60)")
-    p.add_argument("--seed", type=int, default=BENCH_SEED, help=f"seed of the set (default {BENCH_SEED})")
-    p.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"], help="default medium")
-    p.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
-    p.add_argument("--data", help="keep the generated set and the results in this folder (default: temporary)")
-    p.add_argument("--json", metavar="OUT.json", help="also write the table as json")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
 def run_bench_synth(args: argparse.Namespace) -> int:

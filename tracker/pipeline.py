@@ -1,12 +1,14 @@
 """The tracking pipeline in one screen: frames -> detect -> flow -> propagate + NMS -> pose -> track.
 
-Each stage is a small object with one method and a numpy data contract:
+Each stage is a small object with one method; one container, :class:`~pose.poses.Poses`, flows
+through them:
 
-* source: iterable of :class:`~tracker.detectors.base.Frame` (BGR image or None if undecodable);
-* detector: ``detect(frame) -> Detections`` (boxes ``(N,4)`` xyxy, scores ``(N,)``);
+* source: iterable of :class:`~tracker.video.Frame` (BGR image or None if undecodable);
+* detector: ``detect(frame) -> Poses`` (boxes ``(N,4)`` xyxy, scores ``(N,)``);
 * flow: ``compute(prev, nxt) -> (H,W,2)`` float32, or None for no flow;
-* estimator: ``(image, boxes, scores) -> Poses`` (keypoints ``(N,17,3)``, scores, boxes);
-* tracker: :class:`~tracker.flowtrack.FlowTracker` (advance by flow, propagate, assign ids).
+* tracker: :class:`~tracker.flowtrack.FlowTracker`: ``advance(flow)``, ``propagate() -> Poses``
+  (boxes marked as propagated from a track), ``update(poses) -> Poses`` (with track ids);
+* estimator: ``(image, boxes: Poses) -> Poses`` (keypoints ``(N,K,3)`` in its layout).
 
 :func:`track` yields one :class:`FrameResult` per input frame, in order, and times every stage.
 """
@@ -22,44 +24,48 @@ import numpy as np
 
 from flow.base import FlowMethod
 from pose.estimator import PoseEstimator
-from tracker.detectors.base import Detections, Detector, Frame, box_nms
+from pose.keypoints import KeypointLayout
+from pose.poses import Poses
+from tracker.detectors.base import Detector
 from tracker.flowtrack import FlowTracker
+from tracker.video import Frame
 
 STAGES = ("decode", "detect", "flow", "propagate+nms", "pose", "associate", "write")
 
 
 @dataclass
 class FrameResult:
-    """Tracked people of one frame.
-
-    track_ids ``(N,)`` int64 (unique, < 10000), keypoints ``(N,17,3)`` float32 (x, y, score in image
-    pixels, COCO order), boxes ``(N,4)`` float32 xyxy, scores ``(N,)`` float32 person scores.
-    ``decoded`` is False for a frame that could not be read (it has no people).
-    """
+    """The tracked people of one frame: the frame's index, name and dataset image id, and its
+    :class:`~pose.poses.Poses` (with track ids). ``decoded`` is False for a frame that could not
+    be read (it has no people). The array properties are the poses' fields."""
 
     index: int
     name: str
     image_id: int | None
-    track_ids: np.ndarray
-    keypoints: np.ndarray
-    boxes: np.ndarray
-    scores: np.ndarray
+    poses: Poses
     decoded: bool = True
     num_detections: int = 0
     num_propagated: int = 0
 
     @classmethod
-    def empty(cls, frame: Frame, decoded: bool = True) -> FrameResult:
-        return cls(
-            frame.index,
-            frame.name,
-            frame.image_id,
-            np.zeros(0, np.int64),
-            np.zeros((0, 17, 3), np.float32),
-            np.zeros((0, 4), np.float32),
-            np.zeros(0, np.float32),
-            decoded,
-        )
+    def empty(cls, frame: Frame, layout: KeypointLayout | None = None, decoded: bool = True) -> FrameResult:
+        return cls(frame.index, frame.name, frame.image_id, Poses.empty(layout), decoded)
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        return self.poses.track_ids if self.poses.track_ids is not None else np.zeros(0, np.int64)
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        return self.poses.keypoints if self.poses.keypoints is not None else np.zeros((0, 17, 3), np.float32)
+
+    @property
+    def boxes(self) -> np.ndarray:
+        return self.poses.boxes
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.poses.scores
 
 
 @dataclass
@@ -103,12 +109,11 @@ class PipelineConfig:
     pose_nms: float | None = 0.9
 
 
-def unify_boxes(detections: Detections, propagated: Detections, iou_threshold: float) -> tuple[Detections, int]:
+def unify_boxes(detections: Poses, propagated: Poses, iou_threshold: float) -> tuple[Poses, int]:
     """Detected and propagated boxes merged by box NMS; also the number of propagated kept."""
-    boxes = np.concatenate([detections.boxes, propagated.boxes])
-    scores = np.concatenate([detections.scores, propagated.scores])
-    keep = box_nms(boxes, scores, iou_threshold)
-    return Detections(boxes[keep], scores[keep]), int((keep >= len(detections)).sum())
+    merged = Poses.merge([detections, propagated])
+    keep = merged.box_nms(iou_threshold)
+    return merged[keep], int((keep >= len(detections)).sum())
 
 
 def track(
@@ -119,53 +124,41 @@ def track(
     tracker: FlowTracker | None = None,
     config: PipelineConfig | None = None,
     timer: StageTimer | None = None,
-) -> Iterator[FrameResult]:
-    """Track people through ``frames``; yields one result per frame, in order."""
+) -> Iterator[tuple[Frame, FrameResult]]:
+    """Track people through ``frames``; yields each frame with its result, in order."""
     tracker = tracker or FlowTracker()
     config = config or PipelineConfig()
     timer = timer or StageTimer()
+    layout = getattr(estimator, "layout", None)
     prev_image: np.ndarray | None = None
-    prev: FrameResult | None = None
     t = time.perf_counter()
     for frame in frames:
         t = timer.add("decode", t)
         timer.frames += 1
         if frame.image is None:  # undecodable: no people; flow resumes from the last good frame
-            yield FrameResult.empty(frame, decoded=False)
+            yield frame, FrameResult.empty(frame, layout, decoded=False)
             t = time.perf_counter()
             continue
         dets = detector.detect(frame)
-        dets = dets.select(dets.scores >= config.min_box_score)
+        dets = dets[dets.scores >= config.min_box_score]
         t = timer.add("detect", t)
 
         field_ = flow.compute(prev_image, frame.image) if flow is not None and prev_image is not None else None
         t = timer.add("flow", t)
 
         tracker.advance(field_)
-        propagated = Detections()
-        if config.propagate and prev is not None and field_ is not None:
-            propagated = tracker.propagated_boxes(field_, prev.keypoints, prev.scores)
+        propagated = tracker.propagate() if config.propagate else Poses()
         boxes, n_prop = unify_boxes(dets, propagated, config.box_nms)
         t = timer.add("propagate+nms", t)
 
-        poses = estimator(frame.image, boxes.boxes, boxes.scores)
+        poses = estimator(frame.image, boxes)
         if config.pose_nms is not None:
             poses = poses.nms(config.pose_nms)
         t = timer.add("pose", t)
 
-        ids = tracker.assign(poses.keypoints, poses.boxes, poses.scores)
-        result = FrameResult(
-            frame.index,
-            frame.name,
-            frame.image_id,
-            ids,
-            poses.keypoints,
-            poses.boxes,
-            poses.scores,
-            num_detections=len(dets),
-            num_propagated=n_prop,
-        )
+        tracked = tracker.update(poses)
+        result = FrameResult(frame.index, frame.name, frame.image_id, tracked, True, len(dets), n_prop)
         t = timer.add("associate", t)
-        yield result
-        prev_image, prev = frame.image, result
+        yield frame, result
+        prev_image = frame.image
         t = time.perf_counter()

@@ -1,6 +1,7 @@
-"""Frame sources: a video file, a folder of frames, or a list of image files, read as a stream.
+"""Video IO: frame sources (a video file, a folder of frames, a list of image files, read as a
+stream) and :class:`VideoSink`, the H.264 encoder that streams frames into ffmpeg.
 
-Every source yields :class:`~tracker.detectors.base.Frame` objects one at a time, so memory does
+Every source yields :class:`Frame` objects one at a time, so memory does
 not grow with the video's length. A frame that fails to decode is yielded with ``image=None`` and
 counted in ``failed`` (the tracker writes it as a frame without people and keeps its ids), so the
 output always has one entry per input frame.
@@ -8,20 +9,47 @@ output always has one entry per input frame.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import tempfile
+import threading
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from subprocess import Popen
+from types import TracebackType
+from typing import IO
 
 import cv2
 import numpy as np
 
-from tracker.detectors.base import Frame
+from eval.files import default_mode
+from pose.errors import HrtrackError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
 
-class SourceError(ValueError):
+@dataclass
+class Frame:
+    """One video frame.
+
+    image: ``(H,W,3)`` uint8 BGR, or None for a frame that failed to decode (it is written as a
+    frame without people). index: 0-based position in the video. name: image file name
+    (relative to the dataset root for annotation lists, else a synthetic ``frame_000123``).
+    image_id: dataset image id when known (PoseTrack/COCO), else None.
+    """
+
+    image: np.ndarray | None
+    index: int
+    name: str = ""
+    image_id: int | None = None
+
+
+class SourceError(HrtrackError):
     """An input that cannot be read at all; the message is one line naming the file."""
 
 
@@ -166,3 +194,191 @@ def open_source(
     if path.suffix.lower() == ".json":
         return annotation_source(path, images_root)
     return VideoSource(path)
+
+
+class VideoError(HrtrackError):
+    """The encoder failed or was given a bad frame; the message is one line."""
+
+
+class VideoSink:
+    """Stream BGR frames into an H.264 mp4 through ffmpeg (imageio-ffmpeg's bundled binary).
+
+    Use as a context manager and call :meth:`write` once per frame. Frames go to ffmpeg's stdin as
+    raw ``bgr24`` as they come (never buffered here), are encoded with libx264 to yuv420p and muxed
+    with ``-movflags +faststart``. The file is written under a temp name in the destination folder
+    and renamed on success, so ``path`` is either complete or untouched; on any error the temp file
+    is removed and a one-line :class:`VideoError` carries ffmpeg's first (cause) and last stderr lines.
+
+    Odd ``width``/``height`` are padded to even with ffmpeg's ``pad`` filter (black column/row on the
+    right/bottom), since yuv420p has half-resolution chroma; ``out_width``/``out_height`` give the
+    encoded size.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        width: int,
+        height: int,
+        fps: float,
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        if int(width) <= 0 or int(height) <= 0:
+            raise VideoError(f"{path}: invalid video size {width}x{height}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise VideoError(f"{path}: invalid frame rate {fps}")
+        self.path = Path(path)
+        self.width, self.height = int(width), int(height)
+        self.out_width, self.out_height = self.width + self.width % 2, self.height + self.height % 2
+        self.fps = float(fps)
+        self.crf = crf
+        self.preset = preset
+        self.frames = 0
+        self._proc: Popen[bytes] | None = None
+        self._tmp: Path | None = None
+        self._stderr: deque[str] = deque(maxlen=20)
+        self._first_line: str | None = None
+        self._reader: threading.Thread | None = None
+
+    def __enter__(self) -> VideoSink:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def open(self) -> None:
+        """Start ffmpeg writing to a temp file beside ``path``."""
+        import ffmpeg
+        import imageio_ffmpeg
+
+        try:
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+        except RuntimeError as e:
+            raise VideoError(f"no ffmpeg binary: {str(e).splitlines()[0]}") from None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=self.path.parent)
+        except OSError as e:
+            raise VideoError(f"{self.path}: cannot write there ({e.strerror})") from None
+        os.close(fd)
+        self._tmp = Path(tmp)
+        rate = Fraction(self.fps).limit_denominator(1001)
+        stream = ffmpeg.input(
+            "pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{self.width}x{self.height}", framerate=str(rate)
+        )
+        if (self.out_width, self.out_height) != (self.width, self.height):
+            stream = stream.filter("pad", self.out_width, self.out_height, 0, 0, color="black")
+        stream = (
+            stream.output(
+                str(self._tmp),
+                f="mp4",
+                vcodec="libx264",
+                preset=self.preset,
+                crf=self.crf,
+                pix_fmt="yuv420p",
+                movflags="+faststart",
+            )
+            .global_args("-hide_banner", "-nostats", "-loglevel", "error")
+            .overwrite_output()
+        )
+        try:
+            self._proc = stream.run_async(cmd=exe, pipe_stdin=True, pipe_stderr=True)
+        except OSError as e:
+            self._remove_tmp()
+            raise VideoError(f"cannot start ffmpeg {exe} ({e.strerror})") from None
+        self._reader = threading.Thread(target=self._drain, args=(self._proc.stderr,), daemon=True)
+        self._reader.start()
+
+    def _drain(self, pipe: IO[bytes]) -> None:
+        """Keep the last stderr lines (reading also stops a chatty ffmpeg blocking on a full pipe)."""
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if line:
+                if self._first_line is None:
+                    self._first_line = line
+                self._stderr.append(line)
+
+    def write(self, image: np.ndarray) -> None:
+        """Encode one ``(height, width, 3)`` uint8 BGR frame."""
+        if self._proc is None or self._proc.stdin is None:
+            raise VideoError(f"{self.path}: writer is not open")
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            self.abort()
+            raise VideoError(
+                f"{self.path}: frame {self.frames} is {image.dtype} {'x'.join(map(str, image.shape))}, "
+                f"expected uint8 {self.height}x{self.width}x3"
+            )
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(image).data)
+        except OSError:  # BrokenPipeError: ffmpeg exited
+            self._fail(f"ffmpeg stopped at frame {self.frames}")
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Finish the file (flush, wait for ffmpeg, rename into place); returns ``path``."""
+        if self._proc is None:
+            raise VideoError(f"{self.path}: writer is not open")
+        if self.frames == 0:
+            self.abort()
+            raise VideoError(f"{self.path}: no frames to write")
+        try:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+        except OSError:
+            self._fail("ffmpeg exited early")
+        code = self._proc.wait()
+        self._join()
+        if code != 0:
+            self._fail(f"ffmpeg failed (exit status {code})")
+        assert self._tmp is not None
+        try:
+            os.chmod(self._tmp, default_mode())  # mkstemp makes owner-only files
+            os.replace(self._tmp, self.path)
+        except OSError as e:
+            self._remove_tmp()
+            raise VideoError(f"{self.path}: cannot write ({e.strerror})") from None
+        self._proc = None
+        self._tmp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove the temp file (``path`` is left as it was)."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            if self._proc.stdin is not None:
+                with contextlib.suppress(OSError):  # unflushed frames hit a closed pipe
+                    self._proc.stdin.close()
+            self._proc.wait()
+            self._join()
+            self._proc = None
+        self._remove_tmp()
+
+    def _fail(self, what: str) -> None:
+        self.abort()
+        raise VideoError(f"{self.path}: {what}: {self.ffmpeg_message()}")
+
+    def ffmpeg_message(self) -> str:
+        """ffmpeg's first error line (usually the cause) and its last line, as one line."""
+        if not self._stderr:
+            return "ffmpeg printed no message"
+        last = self._stderr[-1]
+        if self._first_line is None or self._first_line == last:
+            return last
+        return f"{self._first_line} ... {last}"
+
+    def _join(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+            self._reader = None
+
+    def _remove_tmp(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None

@@ -32,6 +32,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pose.errors import HrtrackError
+
 #: The bundled demo model (no download).
 DEMO_FILE = Path(__file__).resolve().parent / "assets" / "demo_hrnet_w16_128x96_synth.pth"
 _MMPOSE = "https://download.openmmlab.com/mmpose"
@@ -43,7 +45,7 @@ _RTMDET_URL = (
 )
 
 
-class ZooError(ValueError):
+class ZooError(HrtrackError):
     """A zoo model that cannot be found, fetched or verified; the message is one line."""
 
 
@@ -351,9 +353,9 @@ def _download(url: str, dest: Path, label: str, progress: bool, timeout: float =
 def _verify(entry: ModelEntry, path: Path) -> None:
     digest = _sha256(path)
     if not digest.startswith(entry.sha256.lower()):
-        raise ValueError(f"sha256 mismatch: got {digest[: max(8, len(entry.sha256))]}, expected {entry.sha256}")
+        raise HrtrackError(f"sha256 mismatch: got {digest[: max(8, len(entry.sha256))]}, expected {entry.sha256}")
     if entry.size is not None and not entry.archive and path.stat().st_size != entry.size:
-        raise ValueError(f"size mismatch: got {path.stat().st_size} bytes, expected {entry.size}")
+        raise HrtrackError(f"size mismatch: got {path.stat().st_size} bytes, expected {entry.size}")
 
 
 def _extract(entry: ModelEntry, archive: Path, dest: Path) -> None:
@@ -361,7 +363,7 @@ def _extract(entry: ModelEntry, archive: Path, dest: Path) -> None:
     with zipfile.ZipFile(archive) as z:
         members = [m for m in z.namelist() if m.endswith(str(entry.archive_member))]
         if len(members) != 1:
-            raise ValueError(f"the archive holds {len(members)} files named {entry.archive_member}")
+            raise HrtrackError(f"the archive holds {len(members)} files named {entry.archive_member}")
         with z.open(members[0]) as src, open(dest, "wb") as out:
             shutil.copyfileobj(src, out)
 

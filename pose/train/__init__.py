@@ -7,68 +7,58 @@ the ``train`` command (:mod:`pose.train.cli`, torchrun for several GPUs) and a t
 benchmark (:mod:`pose.train.bench`) sit on top.
 """
 
-from pose.decode import POSETRACK18_FLIP_PAIRS
-from pose.train.augment import NO_AUGMENT, AugmentConfig, AugmentedSample, augment, flip_joints
-from pose.train.bench import bench_train_step, run_train_bench
-from pose.train.config import AugmentSection, DataConfig, ExperimentConfig, available_configs, load_config
-from pose.train.data import (
-    POSETRACK17_TO_SLOT,
-    KeypointDataset,
-    PersonRecord,
-    RecordList,
-    coco_records,
-    posetrack17_records,
-    posetrack18_records,
-)
-from pose.train.loop import TrainConfig, TrainResult, build_training_model, read_log, train
-from pose.train.loss import JointsMSELoss
-from pose.train.target import default_sigma, generate_target
-from pose.train.validate import (
-    coco_keypoint_ap,
-    coco_validator,
-    evaluate_coco,
-    evaluate_posetrack,
-    load_detections,
-    posetrack_validator,
-    predict_coco,
-    predict_posetrack,
-)
+from __future__ import annotations
 
-__all__ = [
-    "NO_AUGMENT",
-    "POSETRACK17_TO_SLOT",
-    "POSETRACK18_FLIP_PAIRS",
-    "AugmentConfig",
-    "AugmentSection",
-    "AugmentedSample",
-    "DataConfig",
-    "ExperimentConfig",
-    "JointsMSELoss",
-    "KeypointDataset",
-    "PersonRecord",
-    "RecordList",
-    "TrainConfig",
-    "TrainResult",
-    "augment",
-    "available_configs",
-    "bench_train_step",
-    "build_training_model",
-    "coco_keypoint_ap",
-    "coco_records",
-    "coco_validator",
-    "default_sigma",
-    "evaluate_coco",
-    "evaluate_posetrack",
-    "flip_joints",
-    "generate_target",
-    "load_config",
-    "load_detections",
-    "posetrack17_records",
-    "posetrack18_records",
-    "posetrack_validator",
-    "predict_coco",
-    "predict_posetrack",
-    "read_log",
-    "run_train_bench",
-    "train",
-]
+import importlib
+from typing import Any
+
+# Imported lazily (PEP 562): ``import pose.train.config`` must not pull in the whole package.
+_WHERE = {
+    "POSETRACK18_FLIP_PAIRS": "pose.decode",
+    "NO_AUGMENT": "pose.train.augment",
+    "AugmentConfig": "pose.train.augment",
+    "AugmentedSample": "pose.train.augment",
+    "augment": "pose.train.augment",
+    "flip_joints": "pose.train.augment",
+    "bench_train_step": "pose.train.bench",
+    "run_train_bench": "pose.train.bench",
+    "AugmentSection": "pose.train.config",
+    "DataConfig": "pose.train.config",
+    "ExperimentConfig": "pose.train.config",
+    "available_configs": "pose.train.config",
+    "load_config": "pose.train.config",
+    "POSETRACK17_TO_SLOT": "pose.train.data",
+    "KeypointDataset": "pose.train.data",
+    "PersonRecord": "pose.train.data",
+    "RecordList": "pose.train.data",
+    "coco_records": "pose.train.data",
+    "posetrack17_records": "pose.train.data",
+    "posetrack18_records": "pose.train.data",
+    "TrainConfig": "pose.train.loop",
+    "TrainResult": "pose.train.loop",
+    "build_training_model": "pose.train.loop",
+    "read_log": "pose.train.loop",
+    "train": "pose.train.loop",
+    "JointsMSELoss": "pose.train.loss",
+    "default_sigma": "pose.train.target",
+    "generate_target": "pose.train.target",
+    "coco_keypoint_ap": "pose.train.validate",
+    "coco_validator": "pose.train.validate",
+    "evaluate_coco": "pose.train.validate",
+    "evaluate_posetrack": "pose.train.validate",
+    "load_detections": "pose.train.validate",
+    "posetrack_validator": "pose.train.validate",
+    "predict_coco": "pose.train.validate",
+    "predict_posetrack": "pose.train.validate",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pose.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pose.errors import HrtrackError
 from pose.hrnet import build_model
 from pose.train.loop import training_step
 from pose.train.loss import JointsMSELoss
@@ -56,10 +57,10 @@ def bench_train_step(
 
     channels_last like the training loop; ``amp``: forward under bfloat16 autocast."""
     if steps < 1 or batch < 1:
-        raise ValueError("steps and batch must be >= 1")
+        raise HrtrackError("steps and batch must be >= 1")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA is not available")
+        raise HrtrackError("CUDA is not available")
     model = build_model(arch).to(dev, memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     criterion = JointsMSELoss()

@@ -29,41 +29,18 @@ from pathlib import Path
 
 from torch import nn
 
-from pose.train.config import ExperimentConfig, available_configs, dump_config, load_config
+from pose.errors import HrtrackError
+from pose.train.config import ExperimentConfig, dump_config, load_config
 
 log = logging.getLogger(__name__)
 
 DIST_TIMEOUT = datetime.timedelta(hours=2)  # rank 0 validating a full COCO val keeps others waiting
 
 
-def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``train`` sub-command to ``subparsers``; its ``func`` default is :func:`run_train`."""
-    names = ", ".join(available_configs())
-    parser = subparsers.add_parser(
-        "train",
-        help="train HRNet from a YAML config (COCO / PoseTrack; torchrun for several GPUs)",
-        description=f"Train HRNet from a YAML config. Shipped configs: {names}.",
-    )
-    parser.add_argument("config", help="YAML config file, or the name of a shipped config")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. lr=1e-4, data.val_boxes=dets.json (repeatable)",
-    )
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/state.pth when it exists")
-    parser.add_argument("--out", help="run folder (default: the config's out_dir)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], help="training device (default: the config's)")
-    parser.set_defaults(func=run_train)
-    return parser
-
-
 def _flip_pairs(dataset: str) -> tuple[tuple[int, int], ...]:
-    from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
+    from pose.keypoints import COCO, POSETRACK18
 
-    return COCO_FLIP_PAIRS if dataset == "coco" else POSETRACK18_FLIP_PAIRS
+    return (COCO if dataset == "coco" else POSETRACK18).flip_pairs
 
 
 def load_records(dataset: str, ann: str, images: str) -> list:
@@ -71,7 +48,7 @@ def load_records(dataset: str, ann: str, images: str) -> list:
     from pose.train.data import coco_records, posetrack17_records, posetrack18_records
 
     if not ann or not images:
-        raise ValueError("data.train_ann and data.train_images must be set (in the config or with --set)")
+        raise HrtrackError("data.train_ann and data.train_images must be set (in the config or with --set)")
     loader = {"coco": coco_records, "posetrack18": posetrack18_records, "posetrack17": posetrack17_records}[dataset]
     return loader(ann, images)
 
@@ -90,7 +67,7 @@ def build_validator(exp: ExperimentConfig) -> Callable[[nn.Module], float] | Non
     if not data.val_ann:
         return None
     if not data.val_images:
-        raise ValueError("data.val_images must be set when data.val_ann is")
+        raise HrtrackError("data.val_images must be set when data.val_ann is")
     if data.dataset == "coco":
         det = None if data.val_boxes == "gt" else data.val_boxes
         inner = coco_validator(
@@ -125,28 +102,24 @@ def run_train(args: argparse.Namespace) -> int:
 
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, format="%(message)s")
-    try:
-        exp = load_config(args.config, list(args.overrides or []))
-        if args.out:
-            exp.train.out_dir = args.out
-        if args.device:
-            exp.train.device = args.device
-        if args.resume:
-            exp.train.resume = True
-        if exp.train.device.startswith("cuda"):
-            import torch
+    exp = load_config(args.config, list(args.overrides or []))
+    if args.out:
+        exp.train.out_dir = args.out
+    if args.device:
+        exp.train.device = args.device
+    if args.resume:
+        exp.train.resume = True
+    if exp.train.device.startswith("cuda"):
+        import torch
 
-            if not torch.cuda.is_available():
-                raise ValueError("--device cuda requested but CUDA is not available")
-        records = load_records(exp.data.dataset, exp.data.train_ann, exp.data.train_images)
-        augment = exp.augment.to_augment_config(_flip_pairs(exp.data.dataset))
-        dataset = KeypointDataset(
-            records, exp.train.input_size, augment, exp.data.sigma, exp.train.seed, exp.data.unbiased_target
-        )
-        validate = build_validator(exp) if rank == 0 else None
-    except ValueError as exc:
-        print(f"hrtrack train: error: {exc}", file=sys.stderr)
-        return 2
+        if not torch.cuda.is_available():
+            raise HrtrackError("--device cuda requested but CUDA is not available")
+    records = load_records(exp.data.dataset, exp.data.train_ann, exp.data.train_images)
+    augment = exp.augment.to_augment_config(_flip_pairs(exp.data.dataset))
+    dataset = KeypointDataset(
+        records, exp.train.input_size, augment, exp.data.sigma, exp.train.seed, exp.data.unbiased_target
+    )
+    validate = build_validator(exp) if rank == 0 else None
 
     started = _init_distributed(exp.train.device)
     try:
@@ -162,11 +135,7 @@ def run_train(args: argparse.Namespace) -> int:
             )
         if validate is None and int(os.environ.get("WORLD_SIZE", "1")) > 1 and exp.data.val_ann:
             validate = _never_called  # ranks > 0: validation happens on rank 0 only
-        try:
-            result = train(exp.train, dataset, validate)
-        except ValueError as exc:  # e.g. an init_weights / pretrained file that does not load
-            print(f"hrtrack train: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-            return 2
+        result = train(exp.train, dataset, validate)  # a pretrained file that does not load: HrtrackError
     finally:
         if started:
             import torch.distributed as dist
@@ -188,12 +157,10 @@ def _never_called(model: nn.Module) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pose.train.cli train ...`` (the entry point for torchrun)."""
-    parser = argparse.ArgumentParser(prog="python -m pose.train.cli", description="HRNet training")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_train_parser(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """``python -m pose.train.cli train ...`` (the entry point for torchrun): hrtrack's one main."""
+    from tracker.cli import main as hrtrack_main
+
+    return hrtrack_main(argv)
 
 
 if __name__ == "__main__":

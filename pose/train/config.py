@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from pose.errors import HrtrackError
 from pose.train.augment import AugmentConfig
 from pose.train.loop import TrainConfig
 
@@ -71,9 +72,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
-            raise ValueError(f"data.dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+            raise HrtrackError(f"data.dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
         if self.val_boxes != "gt" and self.dataset != "coco":
-            raise ValueError("data.val_boxes: detection boxes are supported for coco only (PoseTrack uses gt)")
+            raise HrtrackError("data.val_boxes: detection boxes are supported for coco only (PoseTrack uses gt)")
 
 
 @dataclass
@@ -153,7 +154,7 @@ def resolve_config(path_or_name: str | os.PathLike[str]) -> Path:
     if len(path.parts) == 1 and shipped.is_file():
         return shipped
     known = ", ".join(available_configs()) or "none"
-    raise ValueError(f"config {str(path_or_name)!r} is neither a file nor a shipped config (shipped: {known})")
+    raise HrtrackError(f"config {str(path_or_name)!r} is neither a file nor a shipped config (shipped: {known})")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -161,11 +162,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot read config {str(path)!r}: {first}") from None
+        raise HrtrackError(f"cannot read config {str(path)!r}: {first}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"config {str(path)!r} must be a mapping of keys to values")
+        raise HrtrackError(f"config {str(path)!r} must be a mapping of keys to values")
     return data
 
 
@@ -182,7 +183,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def _load_raw(path: Path, depth: int = 0) -> dict[str, Any]:
     if depth > MAX_BASE_DEPTH:
-        raise ValueError(f"config {str(path)!r}: 'base' chain too deep (a cycle?)")
+        raise HrtrackError(f"config {str(path)!r}: 'base' chain too deep (a cycle?)")
     data = _read_yaml(path)
     base = data.pop("base", None)
     if base is None:
@@ -200,7 +201,7 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
     if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and optional):
         if optional:
             return None
-        raise ValueError(f"config key {key!r} cannot be null")
+        raise HrtrackError(f"config key {key!r} cannot be null")
     try:
         if kind == "bool":
             if isinstance(value, bool):
@@ -232,7 +233,7 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
                 raise TypeError
             return items
     except (TypeError, ValueError):
-        raise ValueError(f"config key {key!r}: {value!r} is not a valid {annotation}") from None
+        raise HrtrackError(f"config key {key!r}: {value!r} is not a valid {annotation}") from None
     return value
 
 
@@ -242,12 +243,12 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     kwargs = {}
     for key, value in values.items():
         if key not in types:
-            raise ValueError(f"unknown config key {prefix + key!r}")
+            raise HrtrackError(f"unknown config key {prefix + key!r}")
         kwargs[key] = _coerce(prefix + key, value, types[key])
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ValueError(str(exc).splitlines()[0]) from None
+        raise HrtrackError(str(exc).splitlines()[0]) from None
 
 
 def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -257,7 +258,7 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"override {item!r} must look like key=value")
+            raise HrtrackError(f"override {item!r} must look like key=value")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
@@ -270,7 +271,7 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
         elif len(parts) == 2 and parts[0] == "train":
             out[parts[1]] = value  # "train.lr" is accepted as an alias of "lr"
         else:
-            raise ValueError(f"unknown config key {key!r}")
+            raise HrtrackError(f"unknown config key {key!r}")
     return out
 
 
@@ -281,7 +282,7 @@ def config_from_dict(data: dict[str, Any], source: str = "") -> ExperimentConfig
     for name, cls in SECTIONS.items():
         section = data.get(name) or {}
         if not isinstance(section, dict):
-            raise ValueError(f"config section {name!r} must be a mapping")
+            raise HrtrackError(f"config section {name!r} must be a mapping")
         sections[name] = _build(cls, section, name + ".")
     return ExperimentConfig(_build(TrainConfig, flat, ""), sections["data"], sections["augment"], source)
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from pose.errors import HrtrackError
 from pose.estimator import IMAGENET_MEAN, IMAGENET_STD
 from pose.train.augment import NO_AUGMENT, AugmentConfig, augment
 from pose.train.target import default_sigma, generate_target
@@ -76,12 +77,12 @@ def _warn_skipped(source: str, kept: int, skipped: Counter[str]) -> None:
 
 def _require_file(path: Path, what: str) -> None:
     if not path.is_file():
-        raise ValueError(f"{what} {str(path)!r} does not exist or is not a file")
+        raise HrtrackError(f"{what} {str(path)!r} does not exist or is not a file")
 
 
 def _require_dir(path: Path, what: str) -> None:
     if not path.is_dir():
-        raise ValueError(f"{what} {str(path)!r} does not exist or is not a directory")
+        raise HrtrackError(f"{what} {str(path)!r} does not exist or is not a directory")
 
 
 def _joints(flat: Sequence[float]) -> np.ndarray | None:
@@ -110,7 +111,7 @@ def coco_records(ann_json: str | os.PathLike[str], image_dir: str | os.PathLike[
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
             coco = COCO(str(ann_path))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"cannot read COCO annotation file {str(ann_path)!r}: {exc}") from None
+        raise HrtrackError(f"cannot read COCO annotation file {str(ann_path)!r}: {exc}") from None
 
     skipped: Counter[str] = Counter()
     records = RecordList(skipped=skipped)
@@ -164,7 +165,7 @@ def _posetrack_files(
     if src.is_dir():
         files = sorted(src.glob("*.json"))
         if not files:
-            raise ValueError(f"PoseTrack annotation directory {str(src)!r} holds no .json files")
+            raise HrtrackError(f"PoseTrack annotation directory {str(src)!r} holds no .json files")
     else:
         _require_file(src, "PoseTrack annotation file")
         files = [src]
@@ -217,7 +218,7 @@ def posetrack18_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
             images = {img["id"]: img for img in data["images"]}
             annotations = data["annotations"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"cannot read PoseTrack annotation file {str(file)!r}: {exc}") from None
+            raise HrtrackError(f"cannot read PoseTrack annotation file {str(file)!r}: {exc}") from None
         exists: dict[object, bool] = {}
         for ann in annotations:
             img = images.get(ann.get("image_id"))
@@ -307,7 +308,7 @@ def posetrack17_records(ann_json_or_dir: str | os.PathLike[str], image_root: str
             if not isinstance(frames, list):
                 raise TypeError("annolist is not a list")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"cannot read PoseTrack 2017 annotation file {str(file)!r}: {exc}") from None
+            raise HrtrackError(f"cannot read PoseTrack 2017 annotation file {str(file)!r}: {exc}") from None
         for index, frame in enumerate(frames):
             rects = frame.get("annorect") or []
             if not _first(frame.get("is_labeled"), 1):
@@ -386,11 +387,11 @@ class KeypointDataset(Dataset):
         unbiased_target: bool = False,
     ) -> None:
         if len(records) == 0:
-            raise ValueError("KeypointDataset needs at least one person record")
+            raise HrtrackError("KeypointDataset needs at least one person record")
         self.records = list(records)
         self.input_h, self.input_w = input_size
         if self.input_h % 4 or self.input_w % 4:
-            raise ValueError(f"input size {input_size} must be a multiple of 4 (heatmaps are 1/4 of it)")
+            raise HrtrackError(f"input size {input_size} must be a multiple of 4 (heatmaps are 1/4 of it)")
         self.heatmap_size = (self.input_w // 4, self.input_h // 4)  # (width, height)
         self.augment_config = augment_config
         self.sigma = default_sigma(self.heatmap_size) if sigma is None else float(sigma)

@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from pose.checkpoint import load_checkpoint, load_pretrained_backbone, save_state_dict
+from pose.errors import HrtrackError
 from pose.hrnet import build_model
 from pose.train.loss import JointsMSELoss
 
@@ -111,9 +112,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         h, w = self.input_size
         if h % 32 or w % 32:
-            raise ValueError(f"input_size {self.input_size} must be multiples of 32 (HRNet's 4 resolutions)")
+            raise HrtrackError(f"input_size {self.input_size} must be multiples of 32 (HRNet's 4 resolutions)")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+            raise HrtrackError("epochs and batch_size must be >= 1 and lr > 0")
         self.input_size = (int(h), int(w))
         self.lr_steps = tuple(int(s) for s in self.lr_steps)
 

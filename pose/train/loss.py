@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pose.errors import HrtrackError
+
 
 class JointsMSELoss(nn.Module):
     """``0.5 * mean over joints of MSE(pred * w, target * w)``.
@@ -26,7 +28,7 @@ class JointsMSELoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor) -> torch.Tensor:
         """``pred``, ``target``: ``(B,K,H,W)``; ``target_weight``: ``(B,K)`` or ``(B,K,1)``."""
         if pred.shape != target.shape:
-            raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+            raise HrtrackError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
         diff = pred.float() - target.float()
         if self.use_target_weight:
             w = target_weight.float().reshape(pred.shape[0], pred.shape[1], 1, 1)

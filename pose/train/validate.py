@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from torch import nn
 
-from pose.decode import COCO_FLIP_PAIRS, POSETRACK18_FLIP_PAIRS
+from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.train.data import coco_records, keypoint_box
 
@@ -44,13 +44,13 @@ def load_detections(
     """
     path = Path(det_json)
     if not path.is_file():
-        raise ValueError(f"detection file {str(path)!r} does not exist or is not a file")
+        raise HrtrackError(f"detection file {str(path)!r} does not exist or is not a file")
     try:
         dets = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read detection file {str(path)!r}: {exc}") from None
+        raise HrtrackError(f"cannot read detection file {str(path)!r}: {exc}") from None
     if not isinstance(dets, list):
-        raise ValueError(f"detection file {str(path)!r} must hold a list of COCO results")
+        raise HrtrackError(f"detection file {str(path)!r} must hold a list of COCO results")
     boxes: dict[int, list[list[float]]] = defaultdict(list)
     scores: dict[int, list[float]] = defaultdict(list)
     for det in dets:
@@ -194,10 +194,10 @@ def _posetrack_gt_files(gt: Path) -> list[Path]:
     if gt.is_dir():
         files = sorted(gt.glob("*.json"))
         if not files:
-            raise ValueError(f"PoseTrack annotation directory {str(gt)!r} holds no .json files")
+            raise HrtrackError(f"PoseTrack annotation directory {str(gt)!r} holds no .json files")
         return files
     if not gt.is_file():
-        raise ValueError(f"PoseTrack annotation file {str(gt)!r} does not exist or is not a file")
+        raise HrtrackError(f"PoseTrack annotation file {str(gt)!r} does not exist or is not a file")
     return [gt]
 
 
@@ -224,10 +224,8 @@ def predict_posetrack(
 
     files = _posetrack_gt_files(Path(gt))
     root, out = Path(image_root), Path(pred_dir)
-    # PoseTrack slots 1/2 (head_bottom/head_top) are not a left/right pair like COCO's eyes.
-    pairs = POSETRACK18_FLIP_PAIRS if layout == "posetrack18" else COCO_FLIP_PAIRS
     estimator = PoseEstimator(
-        model, input_size, device=device, flip_test=flip_test, batch_size=batch_size, flip_pairs=pairs
+        model, input_size, device=device, flip_test=flip_test, batch_size=batch_size, layout=layout
     )
     written = []
     for file in files:
@@ -287,7 +285,7 @@ def posetrack_validator(
     """A ``validate`` callback: model -> PoseTrack total mAP as a fraction (poseval % / 100)."""
     _posetrack_gt_files(Path(gt))
     if not Path(image_root).is_dir():
-        raise ValueError(f"PoseTrack image root {str(image_root)!r} does not exist or is not a directory")
+        raise HrtrackError(f"PoseTrack image root {str(image_root)!r} does not exist or is not a directory")
 
     def validate(model: nn.Module) -> float:
         result = evaluate_posetrack(model, gt, image_root, input_size, device, flip_test, layout)

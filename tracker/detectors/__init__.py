@@ -1,4 +1,4 @@
-"""Person detectors: each is a small class with ``detect(frame) -> Detections``.
+"""Person detectors: each is a small class with ``detect(frame) -> Poses`` (boxes and scores).
 
 ``make_detector(spec)`` builds one from a command-line spec:
 
@@ -14,9 +14,10 @@ Adding a detector is one file with such a class and one line here.
 
 from __future__ import annotations
 
-from tracker.detectors.base import Detections, Detector, Frame, box_iou, box_nms
+from pose.errors import HrtrackError
+from tracker.detectors.base import Detector
 
-__all__ = ["Detections", "Detector", "Frame", "box_iou", "box_nms", "make_detector"]
+__all__ = ["Detector", "make_detector"]
 
 
 def make_detector(spec: str, score_threshold: float | None = None) -> Detector:
@@ -47,6 +48,6 @@ def make_detector(spec: str, score_threshold: float | None = None) -> Detector:
         from tracker.detectors.hog import HogDetector
 
         return HogDetector(**({} if score_threshold is None else {"score_threshold": score_threshold}))
-    raise ValueError(
+    raise HrtrackError(
         f"unknown detector {spec!r}: use a zoo detector (hrtrack models), onnx:PATH, json:PATH, gt:ANNOTATION or hog"
     )

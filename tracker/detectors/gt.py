@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.detectors.base import Detections, Frame
+from pose.poses import Poses
+from tracker.video import Frame
 
 ENLARGE = 0.15
 
@@ -33,23 +34,23 @@ class GtBoxes:
         from eval.posetrack import read_sequence
 
         seq = read_sequence(annotation)
-        self.by_name: dict[str, Detections] = {}
-        self.by_index: list[Detections] = []
+        self.by_name: dict[str, Poses] = {}
+        self.by_index: list[Poses] = []
         for frame in seq.frames:
             boxes = []
             for person in frame.people:
                 box = person_box(person.joints[person.present])
                 if box is not None:
                     boxes.append(box)
-            det = Detections(np.array(boxes, np.float32).reshape(-1, 4), np.ones(len(boxes), np.float32))
+            det = Poses(np.array(boxes, np.float32).reshape(-1, 4), np.ones(len(boxes), np.float32))
             self.by_name[frame.image] = det
             self.by_name.setdefault(Path(frame.image).name, det)
             self.by_index.append(det)
 
-    def detect(self, frame: Frame) -> Detections:
+    def detect(self, frame: Frame) -> Poses:
         for key in (frame.name, Path(frame.name).name):
             if key in self.by_name:
                 return self.by_name[key]
         if 0 <= frame.index < len(self.by_index):
             return self.by_index[frame.index]
-        return Detections()
+        return Poses()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tracker.detectors.base import Detections, Frame, box_nms, clip_boxes
+from pose.poses import Poses, box_nms, clip_boxes
+from tracker.video import Frame
 
 
 class HogDetector:
@@ -30,7 +31,7 @@ class HogDetector:
         self.max_side = max_side
         self.nms_threshold = nms_threshold
 
-    def detect(self, frame: Frame) -> Detections:
+    def detect(self, frame: Frame) -> Poses:
         image = frame.image
         h, w = image.shape[:2]
         factor = min(1.0, self.max_side / max(h, w))
@@ -39,7 +40,7 @@ class HogDetector:
         small = cv2.resize(image, (round(w * factor), round(h * factor))) if factor != 1.0 else image
         rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
         if len(rects) == 0:
-            return Detections()
+            return Poses()
         rects = np.asarray(rects, np.float32).reshape(-1, 4) / factor
         scores = np.asarray(weights, np.float32).reshape(-1)
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
@@ -47,4 +48,4 @@ class HogDetector:
         boxes, scores = clip_boxes(boxes[keep], w, h), scores[keep]
         order = box_nms(boxes, scores, self.nms_threshold)
         # map the SVM margin to (0, 1) so that it composes with pose scores like other detectors
-        return Detections(boxes[order], 1.0 / (1.0 + np.exp(-scores[order])))
+        return Poses(boxes[order], 1.0 / (1.0 + np.exp(-scores[order])))

@@ -19,7 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tracker.detectors.base import Detections, Frame, box_nms, clip_boxes
+from pose.errors import HrtrackError
+from pose.poses import Poses, box_nms, clip_boxes
+from tracker.video import Frame
 
 MMDET_MEAN = np.array([103.53, 116.28, 123.675], np.float32)
 MMDET_STD = np.array([57.375, 57.12, 58.395], np.float32)
@@ -61,7 +63,7 @@ class OnnxDetector:
 
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"{path}: ONNX detector file not found")
+            raise HrtrackError(f"{path}: ONNX detector file not found")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -70,7 +72,7 @@ class OnnxDetector:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ValueError(f"{path}: not a loadable ONNX model ({first})") from None
+            raise HrtrackError(f"{path}: not a loadable ONNX model ({first})") from None
         self.path = path
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
@@ -86,9 +88,9 @@ class OnnxDetector:
         elif len(outputs) == 1:
             self.kind = "yolox"
         else:
-            raise ValueError(f"{path}: unknown detector outputs {outputs} (expected dets+labels or one YOLOX tensor)")
+            raise HrtrackError(f"{path}: unknown detector outputs {outputs} (expected dets+labels or one YOLOX tensor)")
 
-    def detect(self, frame: Frame) -> Detections:
+    def detect(self, frame: Frame) -> Poses:
         """Person boxes in ``frame.image`` (BGR)."""
         image = frame.image
         canvas, ratio = letterbox(image, self.input_h, self.input_w)
@@ -107,7 +109,7 @@ class OnnxDetector:
             boxes, scores = self._decode_yolox(out)
         boxes = clip_boxes(boxes / ratio, image.shape[1], image.shape[0])
         keep = box_nms(boxes, scores, self.nms_threshold)
-        return Detections(boxes[keep], scores[keep])
+        return Poses(boxes[keep], scores[keep])
 
     def _decode_yolox(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw YOLOX anchors ``(A, 5 + C)`` -> person boxes xyxy (input pixels) and scores."""
@@ -120,7 +122,7 @@ class OnnxDetector:
         grid = np.concatenate(grids).astype(np.float32)
         stride = np.concatenate(strides).astype(np.float32)
         if len(grid) != len(out):
-            raise ValueError(f"{self.path}: {len(out)} YOLOX anchors, expected {len(grid)} for the input size")
+            raise HrtrackError(f"{self.path}: {len(out)} YOLOX anchors, expected {len(grid)} for the input size")
         scores = out[:, 4] * out[:, 5 + PERSON]
         keep = scores >= self.score_threshold
         out, grid, stride, scores = out[keep], grid[keep], stride[keep], scores[keep]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.detectors.base import Detections, Frame
+from pose.errors import HrtrackError
+from pose.poses import Poses
+from tracker.video import Frame
 
 PERSON_CATEGORY = 1
 
@@ -25,20 +27,20 @@ class JsonDetections:
     def __init__(self, path: str | Path, score_threshold: float = 0.0) -> None:
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"{path}: detections file not found")
+            raise HrtrackError(f"{path}: detections file not found")
         try:
             entries = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: malformed json at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise HrtrackError(f"{path}: malformed json at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         if isinstance(entries, dict) and "annotations" in entries:
             entries = entries["annotations"]
         if not isinstance(entries, list):
-            raise ValueError(f"{path}: expected a list of COCO results ({{image_id, bbox, score}})")
+            raise HrtrackError(f"{path}: expected a list of COCO results ({{image_id, bbox, score}})")
         self.path = path
         self.by_key: dict[object, list[tuple[list[float], float]]] = defaultdict(list)
         for i, e in enumerate(entries):
             if not isinstance(e, dict) or "bbox" not in e:
-                raise ValueError(f"{path}: entry {i} has no bbox")
+                raise HrtrackError(f"{path}: entry {i} has no bbox")
             if e.get("category_id", PERSON_CATEGORY) != PERSON_CATEGORY:
                 continue
             score = float(e.get("score", 1.0))
@@ -46,7 +48,7 @@ class JsonDetections:
                 continue
             bbox = e["bbox"]
             if len(bbox) != 4:
-                raise ValueError(f"{path}: entry {i} bbox must be [x, y, w, h], got {bbox}")
+                raise HrtrackError(f"{path}: entry {i} bbox must be [x, y, w, h], got {bbox}")
             key = e.get("image_id", e.get("file_name", e.get("image_name")))
             if isinstance(key, str) and not key.isdigit():
                 self.by_key[key].append((bbox, score))
@@ -54,7 +56,7 @@ class JsonDetections:
             else:
                 self.by_key[int(key)].append((bbox, score))
 
-    def detect(self, frame: Frame) -> Detections:
+    def detect(self, frame: Frame) -> Poses:
         """The file's person boxes for this frame (none if the frame has no entry)."""
         found = None
         for key in (frame.image_id, frame.name, Path(frame.name).name if frame.name else None):
@@ -62,7 +64,7 @@ class JsonDetections:
                 found = self.by_key[key]
                 break
         if not found:
-            return Detections()
+            return Poses()
         xywh = np.array([b for b, _ in found], np.float32)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1)
-        return Detections(boxes, np.array([s for _, s in found], np.float32))
+        return Poses(boxes, np.array([s for _, s in found], np.float32))

@@ -16,7 +16,6 @@ from __future__ import annotations
 from .body import COCO_NAMES, POINT_NAMES, BodyPose, Posture, articulate
 from .config import PRESETS, SynthConfig
 from .generate import (
-    add_synth_parser,
     coco_document,
     generate,
     make_scene,
@@ -38,7 +37,6 @@ __all__ = [
     "Posture",
     "Scene",
     "SynthConfig",
-    "add_synth_parser",
     "articulate",
     "coco_document",
     "gait_posture",

@@ -27,26 +27,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pose.keypoints import COCO_NAMES as _COCO_NAMES
+from pose.keypoints import COCO_SKELETON as _COCO_SKELETON
+
 #: The 17 COCO keypoints, in COCO order.
-COCO_NAMES = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
+COCO_NAMES = _COCO_NAMES
 #: Every point a :class:`BodyPose` carries: COCO's 17, then the two PoseTrack head points.
 POINT_NAMES = (*COCO_NAMES, "head_top", "head_bottom")
 NUM_POINTS = len(POINT_NAMES)
@@ -54,10 +39,7 @@ HEAD_TOP, HEAD_BOTTOM = 17, 18
 #: Face points, which a person's own head hides when they face away from them.
 FACE_POINTS = (0, 1, 2, 3, 4)
 #: COCO skeleton (1-based keypoint pairs, as in the COCO annotation files).
-COCO_SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
-    [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
+COCO_SKELETON = [[a + 1, b + 1] for a, b in _COCO_SKELETON]
 
 # Proportions in body heights (see the module docstring).
 ANKLE_H = 0.039

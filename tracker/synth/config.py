@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from pose.errors import HrtrackError
+
 from .scene import Motion
 
 #: What a difficulty sets unless the config gives a value: people per video, motion and camera
@@ -71,24 +73,24 @@ class SynthConfig:
     def resolved(self) -> SynthConfig:
         """A copy with every None field set from the difficulty preset; checks the values."""
         if self.difficulty not in PRESETS:
-            raise ValueError(f"unknown difficulty {self.difficulty!r} (use {', '.join(PRESETS)})")
+            raise HrtrackError(f"unknown difficulty {self.difficulty!r} (use {', '.join(PRESETS)})")
         preset = PRESETS[self.difficulty]
         values = {f.name: preset[f.name] for f in fields(self) if getattr(self, f.name) is None and f.name in preset}
         if self.ignore_regions is None:
             values["ignore_regions"] = preset["motion"].crowd  # type: ignore[union-attr]
         cfg = replace(self, **values)
         if cfg.sequences < 1 or cfg.frames < 1 or cfg.frames > 9999:
-            raise ValueError("need at least 1 sequence and 1..9999 frames")
+            raise HrtrackError("need at least 1 sequence and 1..9999 frames")
         if cfg.people < 0:  # type: ignore[operator]
-            raise ValueError("people must be >= 0")
+            raise HrtrackError("people must be >= 0")
         if cfg.width < 32 or cfg.height < 32:
-            raise ValueError(f"frame size {cfg.width}x{cfg.height} is too small (min 32x32)")
+            raise HrtrackError(f"frame size {cfg.width}x{cfg.height} is too small (min 32x32)")
         if cfg.label_every < 1:
-            raise ValueError("label_every must be >= 1")
+            raise HrtrackError("label_every must be >= 1")
         if not 0 <= cfg.det_miss <= 1 or cfg.det_fp < 0 or cfg.det_jitter < 0:  # type: ignore[operator]
-            raise ValueError("det_miss must be in [0, 1]; det_fp and det_jitter >= 0")
+            raise HrtrackError("det_miss must be in [0, 1]; det_fp and det_jitter >= 0")
         if cfg.fps <= 0:
-            raise ValueError("fps must be > 0")
+            raise HrtrackError("fps must be > 0")
         return cfg
 
     @property

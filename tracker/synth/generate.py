@@ -41,14 +41,16 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.files import atomic_write_json
-from eval.posetrack import NUM_JOINTS, Frame, Person, Sequence, write_sequence
+from eval.posetrack import JOINT_NAMES, NUM_JOINTS, Frame, Person, Sequence, write_sequence
+from pose.errors import HrtrackError
+from tracker.video import VideoSink
 
-from .body import COCO_NAMES, COCO_SKELETON
-from .config import PRESETS, SynthConfig
+from .body import COCO_NAMES, COCO_SKELETON, POINT_NAMES
+from .config import SynthConfig
 from .scene import FrameTruth, PersonTruth, Scene, Stage, build_scene, render_frame
 
 #: For each of the 15 poseval joints, its row in the 19 body points.
-POINTS_OF_JOINTS = np.array([16, 14, 12, 11, 13, 15, 10, 8, 6, 5, 7, 9, 18, 0, 17])
+POINTS_OF_JOINTS = np.array([POINT_NAMES.index(name) for name in JOINT_NAMES])
 assert len(POINTS_OF_JOINTS) == NUM_JOINTS
 MISS_RUN = 3.0  # mean length (frames) of a run of detector misses
 
@@ -276,34 +278,12 @@ def simulate_detections(
 # ----------------------------------------------------------------------------- files
 
 
-class _Video:
-    """mp4 output: tracker.render's H.264 writer (ffmpeg) when available, else OpenCV's mp4v."""
-
-    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.ffmpeg = None
-        self.cv = None
-        try:
-            from tracker.render import VideoWriter
-
-            self.ffmpeg = VideoWriter(path, width, height, fps)
-            self.ffmpeg.open()
-        except ImportError:
-            self.cv = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-            if not self.cv.isOpened():
-                raise ValueError(f"{path}: OpenCV cannot write an mp4 video") from None
-
-    def write(self, image: np.ndarray) -> None:
-        if self.ffmpeg is not None:
-            self.ffmpeg.write(image)
-        else:
-            self.cv.write(image)
-
-    def close(self, ok: bool = True) -> None:
-        if self.ffmpeg is not None:
-            self.ffmpeg.close() if ok else self.ffmpeg.abort()
-        elif self.cv is not None:
-            self.cv.release()
+def _video(path: Path, width: int, height: int, fps: float) -> VideoSink:
+    """The sequence's H.264 mp4 (:class:`tracker.video.VideoSink`), opened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    video = VideoSink(path, width, height, fps)
+    video.open()
+    return video
 
 
 def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = False) -> list[Path]:
@@ -321,7 +301,7 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
         name = sequence_name(index)
         scene = make_scene(cfg, index)
         truths = []
-        video = _Video(out / "videos" / f"{name}.mp4", cfg.width, cfg.height, cfg.fps) if cfg.write_video else None
+        video = _video(out / "videos" / f"{name}.mp4", cfg.width, cfg.height, cfg.fps) if cfg.write_video else None
         ok = False
         try:
             if cfg.write_frames:
@@ -331,14 +311,14 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
                 if cfg.write_frames:
                     path = out / image_name(name, truth.index)
                     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]):
-                        raise ValueError(f"{path}: cannot write the frame")
+                        raise HrtrackError(f"{path}: cannot write the frame")
                 if video is not None:
                     video.write(image)
                 bar.update(1)
             ok = True
         finally:
             if video is not None:
-                video.close(ok)
+                video.close() if ok else video.abort()
         seq = posetrack_sequence(name, truths, cfg.label_every, cfg.width, cfg.height)
         written.append(write_sequence(seq, out / "posetrack18" / f"{name}.json", "2018"))
         write_sequence(seq, out / "posetrack17" / f"{name}.json", "2017")
@@ -374,35 +354,6 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 640x360, not {text!r}") from None
     return w, h
-
-
-def add_synth_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``synth`` subcommand (sets ``func=run_synth``)."""
-    p = subparsers.add_parser(
-        "synth",
-        help="generate synthetic annotated videos (PoseTrack/COCO ground truth, simulated detections)",
-        description="Render sequences of articulated people walking, running, turning and waving over a "
-        "panning textured background, with PoseTrack 2017/2018 and COCO ground truth and simulated "
-        "detections, so the whole pipeline can be run and scored without real data or a detector.",
-    )
-    p.add_argument("--out", default="out/synth", help="output folder (default out/synth)")
-    p.add_argument("--sequences", type=int, default=3, help="number of videos (default 3)")
-    p.add_argument("--frames", type=int, default=100, help="frames per video (default 100)")
-    p.add_argument("--people", type=int, help="people per video (default by difficulty: 3/5/8)")
-    p.add_argument("--size", type=_size, default=(640, 360), help="frame WIDTHxHEIGHT (default 640x360)")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; equal seeds give identical output (0)")
-    p.add_argument("--difficulty", default="medium", choices=list(PRESETS), help="speed, occlusion, camera, detector")
-    p.add_argument("--label-every", type=int, default=1, help="label every k-th frame (PoseTrack val: 4; default 1)")
-    p.add_argument("--no-video", action="store_true", help="do not write videos/NAME.mp4")
-    p.add_argument("--no-frames", action="store_true", help="do not write images/NAME/*.jpg")
-    p.add_argument("--ignore-regions", type=float, help="probability of a crowd ignore region per video")
-    p.add_argument("--det-jitter", type=float, help="detection box jitter (fraction of box size)")
-    p.add_argument("--det-miss", type=float, help="share of detectable people missed")
-    p.add_argument("--det-fp", type=float, help="false-positive detections per frame")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=run_synth)
-    return p
 
 
 def run_synth(args: argparse.Namespace) -> int:

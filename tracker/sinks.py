@@ -1,0 +1,144 @@
+"""Result sinks: where tracked frames go. Each takes ``write(frame, result)`` once per frame, in
+order, then ``close()`` (the file appears, atomically) or ``abort()`` (nothing of it is left).
+
+* :class:`PoseTrackSink`: PoseTrack 2017 and/or 2018 json (17 slots -> poseval's 15 joints in
+  :mod:`eval.posetrack`), filtered as the paper does before writing: poses with a person score
+  below ``min_box_score`` and joints below ``min_joint_score`` are left out (PoseTrack MOTA
+  counts every submitted joint);
+* :class:`TracksSink`: the per-track export ``{"num_frames", "keypoint_layout", "tracks": {id:
+  [{frame, image, box, score, keypoints}, ...]}}`` (boxes xyxy, keypoints K x [x, y, score] in the
+  layout's slots, image pixels);
+* :class:`AnnotatedVideoSink`: the frames with the tracked poses drawn, as H.264
+  (:class:`tracker.video.VideoSink`).
+
+Each keeps only the compact per-frame records it writes, never the frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from eval.files import atomic_write_json
+from eval.posetrack import Frame as PtFrame
+from eval.posetrack import Sequence, people_from_keypoints, write_sequence
+from tracker.annotate import annotate
+from tracker.pipeline import FrameResult
+from tracker.video import Frame, VideoSink
+
+FORMATS = {"posetrack17": "2017", "posetrack18": "2018"}
+
+
+class ResultSink(Protocol):
+    def write(self, frame: Frame, result: FrameResult) -> None: ...
+
+    def close(self) -> list[Path]: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass
+class OutputFilter:
+    """Poses with a person score below ``min_box_score`` and joints below ``min_joint_score``
+    are left out of the PoseTrack files (paper: 0.5 and 0.4, tuned on PoseTrack val)."""
+
+    min_box_score: float = 0.5
+    min_joint_score: float = 0.4
+
+
+class PoseTrackSink:
+    """``out_dir/<format>/<name>.json`` for each format (one PoseTrack frame per result)."""
+
+    def __init__(self, out_dir: Path, name: str, formats: list[str], filt: OutputFilter | None = None) -> None:
+        self.paths = [Path(out_dir) / fmt / f"{name}.json" for fmt in formats]
+        self.formats = list(formats)
+        self.name = name
+        self.filt = filt or OutputFilter()
+        self.frames: list[PtFrame] = []
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        poses = result.poses[result.scores >= self.filt.min_box_score]
+        layout = poses.layout.name if poses.layout is not None else "coco"
+        kp = poses.keypoints if poses.keypoints is not None else np.zeros((0, 17, 3), np.float32)
+        ids = poses.track_ids if poses.track_ids is not None else np.zeros(0, np.int64)
+        people = people_from_keypoints(kp, ids, poses.boxes, poses.scores, layout, self.filt.min_joint_score)
+        self.frames.append(PtFrame(image=result.name, is_labeled=True, people=people))
+
+    def close(self) -> list[Path]:
+        seq = Sequence(name=self.name, frames=self.frames)
+        return [write_sequence(seq, path, FORMATS[fmt]) for fmt, path in zip(self.formats, self.paths, strict=True)]
+
+    def abort(self) -> None:
+        self.frames = []
+
+
+class TracksSink:
+    """The per-track export (see the module docstring) at ``path``; poses below ``min_box_score`` left out."""
+
+    def __init__(self, path: Path, min_box_score: float = 0.0) -> None:
+        self.path = Path(path)
+        self.min_box_score = min_box_score
+        self.tracks: dict[int, list[dict]] = {}
+        self.num_frames = 0
+        self.layout = "coco"
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        self.num_frames += 1
+        if result.poses.layout is not None:
+            self.layout = result.poses.layout.name
+        for i in np.flatnonzero(result.scores >= self.min_box_score):
+            self.tracks.setdefault(int(result.track_ids[i]), []).append(
+                {
+                    "frame": result.index,
+                    "image": result.name,
+                    "box": [round(float(v), 2) for v in result.boxes[i]],
+                    "score": round(float(result.scores[i]), 4),
+                    "keypoints": [
+                        [round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in result.keypoints[i]
+                    ],
+                }
+            )
+
+    def close(self) -> list[Path]:
+        obj = {
+            "num_frames": self.num_frames,
+            "keypoint_layout": self.layout,
+            "tracks": {str(k): v for k, v in sorted(self.tracks.items())},
+        }
+        return [atomic_write_json(obj, self.path)]
+
+    def abort(self) -> None:
+        self.tracks = {}
+
+
+class AnnotatedVideoSink:
+    """The tracked poses drawn on each frame, encoded as H.264 at ``path`` (streamed)."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
+        self.video = VideoSink(path, width, height, fps)
+        self.video.open()
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        self.video.write(annotate(frame.image, result.poses, self.video.width, self.video.height))
+
+    def close(self) -> list[Path]:
+        return [self.video.close()]
+
+    def abort(self) -> None:
+        self.video.abort()
+
+
+def write_results(sinks: list[ResultSink], frames_and_results: list[tuple[Frame, FrameResult]]) -> list[Path]:
+    """Feed every (frame, result) to every sink and close them; on any error abort them all."""
+    try:
+        for frame, result in frames_and_results:
+            for sink in sinks:
+                sink.write(frame, result)
+        return [p for sink in sinks for p in sink.close()]
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
