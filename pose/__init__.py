@@ -12,6 +12,7 @@ does not load torch: ``hrtrack eval`` and the writers stay quick to start.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 _WHERE = {
@@ -38,17 +39,24 @@ _WHERE = {
     "Poses": "pose.poses",
 }
 
+
+def lazy_exports(package: str, where: dict[str, str]) -> tuple[Any, Any]:
+    """PEP 562 ``__getattr__`` and ``__dir__`` for a package whose names live in submodules:
+    ``where`` maps a name to its module, imported on the first access."""
+
+    def getattr_(name: str) -> Any:
+        module = where.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def dir_() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(where))
+
+    return getattr_, dir_
+
+
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pose' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -10,17 +10,41 @@ import pytest
 from tracker.cli import main
 
 
-def test_bench_pose_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "pose", "--quick", "--batch", "1", "--modes", "optimized"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    row = [line for line in lines if line.startswith("hrnet_w32")]
-    assert len(row) == 1
-    fields = row[0].split()
-    assert fields[:4] == ["hrnet_w32", "256x192", "1", "optimized"]
-    ms, crops, gflops, roof = map(float, fields[4:8])
-    assert ms > 0 and crops > 0 and gflops > 0 and roof > 0
-    assert crops == pytest.approx(1000 / ms, rel=0.01)
-    assert gflops == pytest.approx(2 * 7.1 * crops, rel=0.01)
+def test_bench_pose_rows_follow_from_the_measured_time() -> None:
+    """Each row's figures derive from its own measured time (one short W32 run); the printed line is the row."""
+    from pose.bench import run_pose_bench
+
+    printed: list[str] = []
+    rows = run_pose_bench((("hrnet_w32", 256, 192),), (1,), ("optimized",), min_time=0.01, echo=printed.append)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.arch, row.input_size, row.batch, row.mode) == ("hrnet_w32", "256x192", 1, "optimized")
+    assert row.ms_per_crop > 0 and row.crops_per_s == pytest.approx(1000 / row.ms_per_crop, rel=1e-9)
+    assert row.gflops == pytest.approx(2 * 7.1 * row.crops_per_s, rel=1e-9)  # the paper's 7.1 GMACs
+    line = next(text for text in printed if text.startswith("hrnet_w32"))
+    assert line.split()[4:6] == [f"{row.ms_per_crop:.1f}", f"{row.crops_per_s:.2f}"]
+
+
+def test_eval_help_does_not_import_torch() -> None:
+    """The one CLI imports a command's modules only when it runs: ``hrtrack eval`` stays light."""
+    code = (
+        "import sys; from tracker.cli import build_parser; "
+        "build_parser().parse_args(['eval', '--gt', 'a', '--pred', 'b']); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_a_bug_is_not_reported_as_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only HrtrackError (and OS errors) become one-line errors; any other ValueError keeps its traceback."""
+    import tracker.cli as cli
+
+    def broken(args: object) -> int:
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(cli, "_cmd_models", broken)
+    with pytest.raises(ValueError, match="internal bug"):
+        cli.main(["models"])
 
 
 @pytest.mark.parametrize(

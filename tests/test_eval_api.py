@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -261,15 +260,13 @@ def _synthetic(n_seq: int, n_frames: int, n_people: int) -> tuple[list[Sequence]
     return gts, prs
 
 
-def test_fast_counts_equal_motmetrics_and_are_faster():
-    """The whole metric pass vs. feeding the same inputs to motmetrics accumulators (poseval's way)."""
+def test_fast_counts_equal_motmetrics():
+    """The whole metric pass vs. feeding the same inputs to motmetrics accumulators (poseval's way).
+    The speed of the two is measured by ``hrtrack bench eval``, not asserted here."""
     mm = pytest.importorskip("motmetrics")
     frames = prepare_frames(*_synthetic(6, 25, 6))
-    t0 = time.perf_counter()
     fast = compute_metrics(frames)
-    t_fast = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     names = ["num_misses", "num_switches", "num_false_positives", "num_objects", "num_detections"]
     totals = np.zeros((len(names), NUM_JOINTS))
     sum_d = np.zeros(NUM_JOINTS)
@@ -285,7 +282,6 @@ def test_fast_counts_equal_motmetrics_and_are_faster():
             got = metrics.compute(accs[j], metrics=names, return_dataframe=False, name="acc")
             totals[:, j] += [got[n] for n in names]
             sum_d[j] += accs[j].events["D"].sum()
-    t_ref = time.perf_counter() - t0
 
     c = fast["counts"]
     for row, key in zip(totals, ("misses", "switches", "false_positives", "objects", "detections"), strict=True):
@@ -293,4 +289,3 @@ def test_fast_counts_equal_motmetrics_and_are_faster():
     assert sum(c["switches"]) > 0
     motp = np.where(totals[4] == 0, 0.0, 100 * (1 - sum_d / np.maximum(totals[4], 1)))
     np.testing.assert_allclose(fast["per_joint"]["motp"], motp)
-    assert t_ref / t_fast > 3, (t_fast, t_ref)

@@ -166,4 +166,4 @@ def test_missing_initial_weights_exit_2(
     argv += ["--set", f"data.train_ann={ann}", "--set", f"data.train_images={images}"]
     assert _run(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hrtrack train: error:") and err.count("\n") == 1
+    assert err.startswith("hrtrack: error:") and err.count("\n") == 1

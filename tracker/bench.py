@@ -23,16 +23,12 @@ from tracker.flowtrack import FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer, track
 from tracker.video import open_source
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEFAULT_VIDEO = SHARED / "videos" / "pets2009_campus_480x360_795f.avi"
-DEFAULT_DETECTOR = SHARED / "models" / "rtmdet_nano_person.onnx"
-
 
 def run_track_bench(
-    video: str | Path | None = None,
+    video: str | Path,
     arch: str = "hrnet_w32",
     input_size: str = "256x192",
-    detector: str | None = None,
+    detector: str = "rtmdet_nano_person",
     flow: str = "dis",
     weights: str | None = None,
     frames: int | None = None,
@@ -41,11 +37,9 @@ def run_track_bench(
     echo: Callable[[str], None] = print,
 ) -> StageTimer:
     """Track ``video`` and print per-stage ms/frame and the non-pose / pose ratio."""
-    video = Path(video) if video else DEFAULT_VIDEO
+    video = Path(video)
     if not video.exists():
-        raise HrtrackError(f"{video}: video not found (give --video)")
-    if detector is None:
-        detector = f"onnx:{DEFAULT_DETECTOR}" if DEFAULT_DETECTOR.exists() else "hog"
+        raise HrtrackError(f"{video}: video not found")
     source = open_source(video)
     estimator = load_estimator(weights, arch, parse_input_size(input_size), device=device, bf16=bf16)
     timer = StageTimer()

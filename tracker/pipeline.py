@@ -96,7 +96,6 @@ class StageTimer:
 @dataclass
 class PipelineConfig:
     """box_nms: IoU threshold unifying detected and flow-propagated boxes (FlowTrack step 3).
-    min_box_score: detections below it are dropped before pose estimation.
     propagate: add flow-propagated boxes (disable for the no-propagation baseline).
     pose_nms: OKS threshold of the official test recipe's pose NMS after estimation (None: off).
         A propagated box and a detection of the same person can overlap too little for the box
@@ -104,7 +103,6 @@ class PipelineConfig:
     """
 
     box_nms: float = 0.5
-    min_box_score: float = 0.0
     propagate: bool = True
     pose_nms: float | None = 0.9
 
@@ -139,8 +137,7 @@ def track(
             yield frame, FrameResult.empty(frame, layout, decoded=False)
             t = time.perf_counter()
             continue
-        dets = detector.detect(frame)
-        dets = dets[dets.scores >= config.min_box_score]
+        dets = detector.detect(frame)  # its own score threshold (--det-threshold) applies
         t = timer.add("detect", t)
 
         field_ = flow.compute(prev_image, frame.image) if flow is not None and prev_image is not None else None

@@ -226,9 +226,21 @@ def render_video(
     annotated frames (downscaled while streaming), written after the video. Inputs are checked before
     encoding starts; any failure is a one-line :class:`ValueError`, and one before the video is complete
     leaves no video file (an existing ``out_path`` stays as it was).
+
+    Steps:
+
+    1. check the options, read the predictions (poses per frame index) and the ground truth;
+    2. open the source and the encoder (:class:`tracker.video.VideoSink`);
+    3. per frame: the image (black if undecodable), the GT drawn thin, the trails updated, the
+       predictions drawn (:func:`tracker.annotate.draw_poses`), the frame encoded, a thumbnail kept
+       when the frame is one of the contact sheet's;
+    4. the encoder closes (the video appears by rename); a warning when predictions reach past
+       the source's end;
+    5. the contact sheet from the kept thumbnails.
     """
     from tqdm import tqdm
 
+    # 1. options, predictions, ground truth
     out = Path(out_path)
     if trail < 0:
         raise RenderError(f"trail must be 0 or more frames, got {trail}")
@@ -236,6 +248,7 @@ def render_video(
         raise RenderError(f"joint threshold must be a number, got {joint_threshold}")
     predictions = load_predictions(results_or_tracks)
     gt_people = load_gt(gt) if gt is not None else {}
+    # 2. source and encoder
     src = open_source(source, images_root)
     width, height = src.width, src.height
     trails = TrailState(trail)
@@ -247,7 +260,7 @@ def render_video(
         VideoSink(out, width, height, src.fps) as writer,
         tqdm(total=len(src), unit="frame", desc=f"render {out.name}", disable=not progress, leave=False) as bar,
     ):
-        for frame in src:
+        for frame in src:  # 3. per frame
             image = frame.image
             if image is None:
                 image = np.zeros((height, width, 3), np.uint8)
@@ -266,9 +279,10 @@ def render_video(
             last = (frame.index, image)
             count += 1
             bar.update(1)
+    # 4. the video is complete (renamed into place when the encoder closed)
     if predictions and max(predictions) >= count:
         log.warning("%s: predictions reach frame %d but the source has %d frames", out, max(predictions), count)
-    if contact_sheet:
+    if contact_sheet:  # 5. the contact sheet
         if last is not None and len(thumbs) < len(picks) and (not thumbs or thumbs[-1][0] != last[0]):
             thumbs.append((last[0], _thumbnail(last[1], SHEET_CELL_WIDTH)))  # source shorter than announced
         _write_contact_sheet([t for _, t in thumbs], contact_sheet, sheet_columns, labels=[f"#{i}" for i, _ in thumbs])

@@ -9,8 +9,7 @@ benchmark (:mod:`pose.train.bench`) sit on top.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pose import lazy_exports
 
 # Imported lazily (PEP 562): ``import pose.train.config`` must not pull in the whole package.
 _WHERE = {
@@ -53,12 +52,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pose.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -325,7 +325,19 @@ def train(
     one. ``validate(model) -> float`` (higher is better) runs every ``val_every`` epochs, on rank
     0 only under torchrun (it receives the plain model, never the DDP wrapper). The returned
     model is the plain (unwrapped) network of this process.
+
+    Steps:
+
+    1. the model on its device and memory layout (the pretrained or initial weights loaded);
+    2. with ``resume``, the model, optimizer, schedule, best metric and RNG state from ``state.pth``;
+    3. under torchrun, the DistributedDataParallel wrapper (SyncBatchNorm on GPUs when asked);
+    4. per epoch: the shuffled loader, the training steps (bf16 autocast with ``amp``), the
+       schedule step, the job-wide loss (all-reduced);
+    5. validation (rank 0) every ``val_every`` epochs and after the last;
+    6. rank 0 writes the log row, ``best.pth`` when the metric improved, ``last.pth`` and the
+       atomic ``state.pth``; every rank then waits at a barrier.
     """
+    # 1. the model
     info = _dist_info()
     out = Path(config.out_dir)
     if info.main:
@@ -336,6 +348,7 @@ def train(
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=layout)
 
+    # 2. resume
     state_path = out / STATE_FILE
     state = None
     if config.resume and state_path.exists():
@@ -344,6 +357,7 @@ def train(
     elif config.resume and info.main:
         log.warning("resume requested but %s does not exist: starting from scratch", state_path)
 
+    # 3. distributed wrapper, loss, optimizer, schedule
     net: nn.Module = model
     if info.enabled:
         from torch.nn.parallel import DistributedDataParallel
@@ -372,6 +386,7 @@ def train(
     scalars = _Scalars(out / "tb", config.tensorboard and info.main)
     history: list[dict[str, float]] = []
     for epoch in range(start_epoch, config.epochs):
+        # 4. one epoch of training
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
         loader = _loader(config, train_set, epoch, info, device)
@@ -404,6 +419,7 @@ def train(
         seconds = time.perf_counter() - t0
         mean_loss = total_loss / max(seen, 1)
         last_epoch = epoch + 1 == config.epochs
+        # 5. validation
         metric = float("nan")
         if validate is not None and ((epoch + 1) % config.val_every == 0 or last_epoch):
             if info.main:
@@ -420,6 +436,7 @@ def train(
             "seconds": seconds,
         }
         history.append(row)
+        # 6. outputs (rank 0), then the barrier
         if not math.isnan(metric) and metric > best_metric:
             best_metric, best_epoch = metric, epoch + 1
             if info.main:
