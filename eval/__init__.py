@@ -1,6 +1,7 @@
 """PoseTrack evaluation (mAP and MOTA with the official poseval semantics).
 
-The benchmark against the official tool lives in :mod:`eval.bench` (``hrtrack bench eval``).
+The benchmark against the official tool lives in :mod:`tracker.bench.evaluator` (``hrtrack bench
+eval``), its generated cross-check sets in :mod:`tracker.synth.crosscheck`.
 """
 
 from .api import EvalError, evaluate, format_tables, load_pairs, run_eval_cli, to_jsonable
@@ -15,7 +16,6 @@ from .posetrack import (
     read_sequence,
     write_sequence,
 )
-from .synth import SynthConfig, make_synthetic, write_synthetic
 
 __all__ = [
     "JOINT_NAMES",
@@ -24,16 +24,13 @@ __all__ = [
     "Person",
     "PoseTrackError",
     "Sequence",
-    "SynthConfig",
     "coco17_to_posetrack15",
     "evaluate",
     "format_tables",
     "load_pairs",
-    "make_synthetic",
     "people_from_keypoints",
     "read_sequence",
     "run_eval_cli",
     "to_jsonable",
     "write_sequence",
-    "write_synthetic",
 ]

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_json
+from pose.files import atomic_write_json
+
 from .metrics import compute_metrics, prepare_frames
 from .posetrack import Frame, PoseTrackError, Sequence, gc_paused, read_sequence
 

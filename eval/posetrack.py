@@ -42,9 +42,8 @@ from typing import Any
 import numpy as np
 
 from pose.errors import HrtrackError
+from pose.files import atomic_write_json
 from pose.keypoints import COCO_SKELETON, POSETRACK18_NAMES, POSEVAL_NAMES, SLOT17_TO_15, KeypointLayout
-
-from .files import atomic_write_json
 
 try:  # optional: about 2x faster json decoding; the stdlib parser is the fallback
     import orjson as _orjson

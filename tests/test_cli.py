@@ -12,7 +12,7 @@ from tracker.cli import main
 
 def test_bench_pose_rows_follow_from_the_measured_time() -> None:
     """Each row's figures derive from its own measured time (one short W32 run); the printed line is the row."""
-    from pose.bench import run_pose_bench
+    from tracker.bench.network import run_pose_bench
 
     printed: list[str] = []
     rows = run_pose_bench((("hrnet_w32", 256, 192),), (1,), ("optimized",), min_time=0.01, echo=printed.append)

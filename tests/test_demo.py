@@ -18,8 +18,9 @@ import torch
 from eval.api import run_eval_cli
 from pose.checkpoint import load_checkpoint
 from pose.hrnet import build_model
+from tracker.bench.synthetic import BENCH_SETTINGS
 from tracker.cli import main
-from tracker.demo import BENCH_SETTINGS, DEMO_ARCH, DEMO_WEIGHTS
+from tracker.demo import DEMO_ARCH, DEMO_WEIGHTS
 
 # Measured with the bundled model on this CPU: the 40-frame demo clip (seed 7) scores mAP 86.1,
 # MOTA 78.6; the bench test's GT-box row (one 24-frame sequence, seed 3000) mAP 96.0. The

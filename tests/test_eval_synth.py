@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from eval import evaluate, read_sequence
-from eval.bench import (
+from eval.posetrack import NUM_JOINTS, Frame, Person, Sequence, write_sequence
+from tracker.bench.evaluator import (
     compare_tables,
     parse_poseval_tables,
     poseval_command,
     read_poseval_json,
     run_eval_bench,
 )
-from eval.posetrack import NUM_JOINTS, Frame, Person, Sequence, write_sequence
-from eval.synth import SynthConfig, make_synthetic, write_synthetic
 from tracker.cli import main
+from tracker.synth.crosscheck import CrossCheckConfig, make_synthetic, write_synthetic
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -30,7 +30,7 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 def test_synth_is_deterministic_and_loads(tmp_path):
-    cfg = SynthConfig(sequences=3, frames=12, people=4, seed=5, edge_cases=True)
+    cfg = CrossCheckConfig(sequences=3, frames=12, people=4, seed=5, edge_cases=True)
     gt1, pr1 = write_synthetic(tmp_path / "a", cfg)
     gt2, pr2 = write_synthetic(tmp_path / "b", cfg)
     assert _files(gt1) == _files(gt2) and _files(pr1) == _files(pr2)
@@ -57,12 +57,12 @@ def test_synth_content_is_varied():
     assert any(not f.is_labeled for s in gts for f in s.frames)  # some sequences labelled every 4th frame
     scores = np.concatenate([p.scores[p.present] for p in pr_people])
     assert np.isfinite(scores).all() and scores.min() >= 0 and scores.max() <= 1
-    with pytest.raises(TypeError, match="unknown SynthConfig fields"):
+    with pytest.raises(TypeError, match="unknown CrossCheckConfig fields"):
         make_synthetic(bogus=1)
 
 
 def test_synth_2018_scores_like_2017(tmp_path):
-    cfg = SynthConfig(sequences=3, frames=16, people=4, seed=2)
+    cfg = CrossCheckConfig(sequences=3, frames=16, people=4, seed=2)
     r17 = evaluate(*write_synthetic(tmp_path / "a", cfg))
     r18 = evaluate(*write_synthetic(tmp_path / "b", cfg, fmt="2018"))
     for key in ("ap", "mota"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pose.train.bench import bench_train_step, run_train_bench
+from tracker.bench.training import bench_train_step, run_train_bench
 
 
 def test_train_bench_small_network(capsys: pytest.CaptureFixture[str]) -> None:

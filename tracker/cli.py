@@ -279,7 +279,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--check", action="store_true", help="exit with 1 when poseval is given and the targets are not met"
     )
-    ev.set_defaults(func="eval.bench:run_bench_eval_cli")
+    ev.set_defaults(func="tracker.bench.evaluator:run_bench_eval_cli")
 
     train = kinds.add_parser("train", help="images/s of one training step (CPU, and CUDA when present)")
     _network(train)
@@ -296,7 +296,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--data", help="keep the generated set and the results in this folder (default: temporary)")
     synth.add_argument("--json", metavar="OUT.json", help="also write the table as json")
     _device(synth)
-    synth.set_defaults(func="tracker.demo:run_bench_synth")
+    synth.set_defaults(func="tracker.bench.synthetic:run_bench_synth")
 
 
 def _add_weights(sub: argparse._SubParsersAction) -> None:
@@ -325,9 +325,9 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench_pose(args: argparse.Namespace) -> int:
-    from pose.bench import DEFAULT_CASES, PAPER_GMACS, run_pose_bench
     from pose.estimator import parse_input_size
     from pose.hrnet import parse_arch
+    from tracker.bench.network import DEFAULT_CASES, PAPER_GMACS, run_pose_bench
 
     cases = DEFAULT_CASES
     if args.arch or args.input_size:
@@ -350,7 +350,7 @@ def _cmd_bench_pose(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_track(args: argparse.Namespace) -> int:
-    from tracker.bench import run_track_bench
+    from tracker.bench.tracking import run_track_bench
 
     run_track_bench(
         args.video,
@@ -368,7 +368,7 @@ def _cmd_bench_track(args: argparse.Namespace) -> int:
 
 def _cmd_bench_train(args: argparse.Namespace) -> int:
     from pose.estimator import parse_input_size
-    from pose.train.bench import run_train_bench
+    from tracker.bench.training import run_train_bench
 
     run_train_bench(args.device, args.batch, args.steps, args.arch, parse_input_size(args.input_size))
     return 0

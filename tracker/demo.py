@@ -13,27 +13,24 @@ against the sequences' ground truth with :func:`eval.evaluate`.
 * ``posetrack17/NAME.json``, ``posetrack18/NAME.json``, ``tracks/NAME.json``: the results;
 * ``metrics.json``: the evaluation, with the schema of ``hrtrack eval --json``.
 
-``hrtrack bench synth`` runs a fixed held-out set once per setting (boxes: ground truth,
-simulated detections with flow propagation, simulated detections alone; association: flow-OKS
-or OKS without flow) and prints mAP, MOTA and the MOTA's precision and recall per setting as
-one table.
+``hrtrack bench synth`` (:mod:`tracker.bench.synthetic`) runs a fixed held-out set through
+:func:`track_synth` once per setting.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eval.api import evaluate, format_tables, to_jsonable
-from eval.files import atomic_write_json
 from flow import make_flow
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
+from pose.files import atomic_write_json
 from tracker import zoo
 from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
@@ -147,66 +144,3 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     print(f"video {out / 'annotated.mp4'}, results {out / 'posetrack18'}, metrics {out / 'metrics.json'}")
     return 0
-
-
-# ----------------------------------------------------------------------------- hrtrack bench synth
-
-#: The rows of ``hrtrack bench synth``.
-BENCH_SETTINGS = (
-    Setting("gt", False, "flow-oks"),
-    Setting("gt", False, "oks"),
-    Setting("detections", True, "flow-oks"),
-    Setting("detections", True, "oks"),
-    Setting("detections", False, "flow-oks"),
-    Setting("detections", False, "oks"),
-)
-
-
-def run_bench_synth(args: argparse.Namespace) -> int:
-    """Run ``hrtrack bench synth``: one row per :data:`BENCH_SETTINGS`; returns the exit status."""
-    estimator = demo_estimator(args.weights, args.device)
-    with tempfile.TemporaryDirectory(prefix="hrtrack-bench-synth-") as tmp:
-        root = Path(args.data) if args.data else Path(tmp)
-        data = root / "synth"
-        synth = SynthConfig(
-            sequences=args.sequences, frames=args.frames, seed=args.seed, difficulty=args.difficulty, write_video=False
-        )
-        generate(synth, data)
-        rows = []
-        for setting in BENCH_SETTINGS:
-            t0 = time.perf_counter()
-            run = root / f"{setting.boxes}-{'prop' if setting.propagate else 'noprop'}-{setting.assoc}"
-            result, _ = track_synth(data, run, estimator, setting)
-            rows.append(
-                {
-                    "boxes": setting.label,
-                    "association": setting.assoc,
-                    "mAP": result["ap"]["total"],
-                    "MOTA": result["mota"]["total"],
-                    "precision": result["precision"]["total"],
-                    "recall": result["recall"]["total"],
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-            r = rows[-1]
-            print(f"  {r['boxes']}, {r['association']}: mAP {r['mAP']:.1f} MOTA {r['MOTA']:.1f}", file=sys.stderr)
-    print(
-        f"hrtrack bench synth: {args.sequences} held-out sequences x {args.frames} frames ({args.difficulty}, "
-        f"seed {args.seed}), demo model {DEMO_ARCH} {DEMO_INPUT_SIZE[0]}x{DEMO_INPUT_SIZE[1]}, DIS flow"
-    )
-    print(format_bench_table(rows))
-    if args.json:
-        atomic_write_json(to_jsonable({"config": vars(args) | {"func": None}, "rows": rows}), args.json)
-    return 0
-
-
-def format_bench_table(rows: list[dict[str, Any]]) -> str:
-    """The benchmark rows as a markdown table."""
-    lines = [
-        "| boxes | association | mAP | MOTA | precision | recall | seconds |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        values = " | ".join(f"{r[k]:.1f}" for k in ("mAP", "MOTA", "precision", "recall"))
-        lines.append(f"| {r['boxes']} | {r['association']} | {values} | {r['seconds']:.0f} |")
-    return "\n".join(lines)

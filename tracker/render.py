@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from eval.files import atomic_write
 from eval.posetrack import Person, load_json, read_sequence
 from eval.posetrack import Sequence as PtSequence
+from pose.files import atomic_write
 from pose.keypoints import POSEVAL, get_layout
 from pose.poses import Poses
 from tracker.annotate import RenderError, TrailState, draw_gt, draw_label, draw_poses, people_keypoints

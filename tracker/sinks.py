@@ -22,9 +22,9 @@ from typing import Protocol
 
 import numpy as np
 
-from eval.files import atomic_write_json
 from eval.posetrack import Frame as PtFrame
 from eval.posetrack import Sequence, people_from_keypoints, write_sequence
+from pose.files import atomic_write_json
 from tracker.annotate import annotate
 from tracker.pipeline import FrameResult
 from tracker.video import Frame, VideoSink

@@ -26,8 +26,8 @@ from typing import IO
 import cv2
 import numpy as np
 
-from eval.files import default_mode
 from pose.errors import HrtrackError
+from pose.files import default_mode
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}

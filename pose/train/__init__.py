@@ -3,8 +3,8 @@
 The recipe is the official HRNet one (REFERENCE §1): top-down crops of ground-truth boxes,
 half-body / scale / rotation / flip augmentation, Gaussian heatmap targets and a target-weighted
 MSE loss, Adam with a step schedule. YAML configs (``pose/configs``, :mod:`pose.train.config`),
-the ``train`` command (:mod:`pose.train.cli`, torchrun for several GPUs) and a training-step
-benchmark (:mod:`pose.train.bench`) sit on top.
+the ``train`` command (:mod:`pose.train.cli`, torchrun for several GPUs) sit on top (the
+training-step benchmark is :mod:`tracker.bench.training`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ _WHERE = {
     "AugmentedSample": "pose.train.augment",
     "augment": "pose.train.augment",
     "flip_joints": "pose.train.augment",
-    "bench_train_step": "pose.train.bench",
-    "run_train_bench": "pose.train.bench",
     "AugmentSection": "pose.train.config",
     "DataConfig": "pose.train.config",
     "ExperimentConfig": "pose.train.config",

@@ -40,9 +40,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from eval.files import atomic_write_json
 from eval.posetrack import JOINT_NAMES, NUM_JOINTS, Frame, Person, Sequence, write_sequence
 from pose.errors import HrtrackError
+from pose.files import atomic_write_json
 from tracker.video import VideoSink
 
 from .body import COCO_NAMES, COCO_SKELETON, POINT_NAMES

@@ -1,6 +1,6 @@
 """``hrtrack bench eval``: time our evaluator on a large synthetic set, optionally against the official poseval.
 
-:func:`run_eval_bench` writes a synthetic PoseTrack set (:mod:`eval.synth`, default 50 sequences x
+:func:`run_eval_bench` writes a synthetic PoseTrack set (:mod:`tracker.synth.crosscheck`, default 50 sequences x
 100 frames x up to 10 people) into a folder, times :func:`eval.evaluate` on it and, given a poseval
 checkout, runs the official tool as a subprocess on the same files, reads its results and reports
 the time ratio and the largest absolute difference per joint group.
@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from .api import GROUP_ORDER, EvalError, evaluate, to_jsonable
-from .metrics import GROUPS
-from .posetrack import NUM_JOINTS, json_decoder
-from .synth import SynthConfig, write_synthetic
+from eval.api import GROUP_ORDER, EvalError, evaluate, to_jsonable
+from eval.metrics import GROUPS
+from eval.posetrack import NUM_JOINTS, json_decoder
+from tracker.synth.crosscheck import CrossCheckConfig, write_synthetic
 
 #: Speed and agreement targets of the issue: >= 20x faster, differences <= 0.01.
 TARGET_RATIO = 20.0
@@ -189,7 +189,7 @@ def run_eval_bench(
     ``poseval``, ``"poseval_s", "ratio", "poseval": tables, "poseval_source", "diff": {group: max
     |difference|}, "max_diff", "meets_target"``. Tables are ``{"ap": {group: %}, "mota": {group: %},
     "totals": {"motp", "precision", "recall"}}``. Files go to ``workdir`` (kept) or a temporary folder."""
-    cfg = SynthConfig(sequences=sequences, frames=frames, people=people, seed=seed)
+    cfg = CrossCheckConfig(sequences=sequences, frames=frames, people=people, seed=seed)
     with tempfile.TemporaryDirectory(prefix="hrtrack_bench_eval_") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
         t0 = time.perf_counter()
@@ -271,7 +271,7 @@ def run_bench_eval_cli(args: argparse.Namespace) -> int:
         repeat=args.repeat,
     )
     if args.json_out:
-        from .files import atomic_write_json
+        from pose.files import atomic_write_json
 
         atomic_write_json(to_jsonable(report), args.json_out)
     if args.check and "meets_target" in report and not report["meets_target"]:
@@ -280,7 +280,7 @@ def run_bench_eval_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m eval.bench``: ``hrtrack bench eval`` with the same options."""
+    """``python -m tracker.bench.evaluator``: ``hrtrack bench eval`` with the same options."""
     from tracker.cli import main as hrtrack_main
 
     return hrtrack_main(["bench", "eval", *(sys.argv[1:] if argv is None else argv)])

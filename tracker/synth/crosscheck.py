@@ -30,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.posetrack import MAX_TRACK_ID, NUM_JOINTS, Frame, Person, Sequence, gc_paused, write_sequence
 from pose.errors import HrtrackError
-
-from .posetrack import MAX_TRACK_ID, NUM_JOINTS, Frame, Person, Sequence, gc_paused, write_sequence
 
 #: Joint positions of a standing person in units of its height, centre at the hips, y down
 #: (poseval joint order: ankles, knees, hips, wrists, elbows, shoulders, neck, nose, head top).
@@ -58,7 +57,7 @@ TEMPLATE = np.array(
 
 
 @dataclass(frozen=True)
-class SynthConfig:
+class CrossCheckConfig:
     """Parameters of a synthetic set; every probability is per person and frame unless noted.
 
     People live in a 1280 x 720 image. The first person of every sequence stays for the whole
@@ -107,7 +106,7 @@ def _polygon(rng: np.random.Generator, centre: np.ndarray, size: float) -> np.nd
     return np.round(centre + np.stack([np.cos(ang) * rad, np.sin(ang) * rad], axis=1), 1)
 
 
-def _sequence(rng: np.random.Generator, cfg: SynthConfig, idx: int) -> tuple[Sequence, Sequence]:
+def _sequence(rng: np.random.Generator, cfg: CrossCheckConfig, idx: int) -> tuple[Sequence, Sequence]:
     """One GT sequence and its predictions."""
     n_frames = cfg.frames
     vid = 10 * idx + 1 + int(rng.integers(0, 9))  # unique per sequence (idx * 10 + 1..9)
@@ -220,7 +219,7 @@ def _sequence(rng: np.random.Generator, cfg: SynthConfig, idx: int) -> tuple[Seq
 
 
 def _predict(
-    rng: np.random.Generator, cfg: SynthConfig, xy: np.ndarray, hs: float, tid: int, no_scores: bool
+    rng: np.random.Generator, cfg: CrossCheckConfig, xy: np.ndarray, hs: float, tid: int, no_scores: bool
 ) -> Person:
     """A predicted person near the joints ``xy`` (head size ``hs``) with track id ``tid``."""
     q = Person.empty(tid)
@@ -240,17 +239,17 @@ def _predict(
     return q
 
 
-def make_synthetic(cfg: SynthConfig | None = None, **overrides: object) -> tuple[list[Sequence], list[Sequence]]:
+def make_synthetic(cfg: CrossCheckConfig | None = None, **overrides: object) -> tuple[list[Sequence], list[Sequence]]:
     """GT and prediction sequences of a synthetic set (same config and seed -> same data).
 
-    ``overrides`` replace fields of ``cfg`` (or of the default :class:`SynthConfig`)."""
-    cfg = cfg or SynthConfig()
+    ``overrides`` replace fields of ``cfg`` (or of the default :class:`CrossCheckConfig`)."""
+    cfg = cfg or CrossCheckConfig()
     if overrides:
-        names = {f.name for f in fields(SynthConfig)}
+        names = {f.name for f in fields(CrossCheckConfig)}
         unknown = set(overrides) - names
         if unknown:
-            raise TypeError(f"unknown SynthConfig fields {sorted(unknown)}")
-        cfg = SynthConfig(**{**cfg.__dict__, **overrides})
+            raise TypeError(f"unknown CrossCheckConfig fields {sorted(unknown)}")
+        cfg = CrossCheckConfig(**{**cfg.__dict__, **overrides})
     if cfg.frames < 2 or cfg.sequences < 1 or cfg.people < 1:
         raise HrtrackError("need at least 1 sequence, 2 frames and 1 person")
     gts, prs = [], []
@@ -263,7 +262,7 @@ def make_synthetic(cfg: SynthConfig | None = None, **overrides: object) -> tuple
 
 
 def write_synthetic(
-    root: str | os.PathLike, cfg: SynthConfig | None = None, fmt: str = "2017", **overrides: object
+    root: str | os.PathLike, cfg: CrossCheckConfig | None = None, fmt: str = "2017", **overrides: object
 ) -> tuple[Path, Path]:
     """Generate a set and write it as ``root/gt/<name>.json`` and ``root/pred/<name>.json``.
 
