@@ -95,7 +95,7 @@ def flip_pairs_of(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     return tuple((i, index["right_" + n[5:]]) for i, n in enumerate(names) if n.startswith("left_"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: the layouts are module constants
 class KeypointLayout:
     """The meaning of a pose's K slots (see the module docstring)."""
 

@@ -182,3 +182,35 @@ class KnownFlow:
         flow = true_flow(self.walkers, self.t, self.shape)
         self.t += 1
         return flow
+
+
+class MisalignedOracle(OracleEstimator):
+    """A pose "estimator" that errs like a real network when the box is off the person.
+
+    For each box, the walker it overlaps most (IoU ``v``): its visible joints, pulled towards the
+    box centre by ``1 - v`` of the offset between the box centre and the walker's, with joint
+    scores multiplied by ``v``; the person score is then the estimator's (mean joint score above
+    0.2 times the box score). A box on no walker (IoU < 0.1) gives zero scores. Two boxes on one
+    person therefore give two different poses with different scores, as propagated copies and
+    detections do in the real pipeline.
+    """
+
+    def __call__(self, image: np.ndarray, boxes: Poses | np.ndarray, scores: np.ndarray | None = None) -> Poses:
+        from pose.estimator import person_scores
+        from pose.poses import box_iou
+
+        given = boxes if isinstance(boxes, Poses) else Poses(boxes, np.ones(len(np.reshape(boxes, (-1, 4)))))
+        gt = np.array([w.box(self.t) for w in self.walkers], np.float32)
+        iou = box_iou(given.boxes, gt)
+        kp = np.zeros((len(given), 17, 3), np.float32)
+        truth = visible_joints(self.walkers, self.t)
+        for i, box in enumerate(given.boxes):
+            j = int(iou[i].argmax()) if iou.shape[1] else -1
+            if j < 0 or iou[i, j] < 0.1:
+                continue
+            v = float(iou[i, j])
+            offset = (box[:2] + box[2:]) / 2 - (gt[j, :2] + gt[j, 2:]) / 2
+            kp[i, :, :2] = truth[j][:, :2] + (1 - v) * offset
+            kp[i, :, 2] = truth[j][:, 2] * v
+        person = person_scores(kp[:, :, 2], given.scores)
+        return given.with_(keypoints=kp, scores=person, layout=COCO)

@@ -170,17 +170,6 @@ def test_crossing_people_keep_ids_with_flow_oks_where_baselines_swap() -> None:
     assert _crossing_ids("iou")[-1] == [1, 0]
 
 
-def test_ids_are_unique_per_frame_and_below_10000() -> None:
-    tracker = FlowTracker(FlowTrackConfig(queue_length=1))
-    tracker._next_id = 9998  # force the wrap-around
-    rng = np.random.default_rng(0)
-    for _ in range(4):
-        kp = np.concatenate([rng.uniform(0, 300, (5, 17, 2)), np.full((5, 17, 1), 0.9)], 2).astype(np.float32)
-        boxes, _ = keypoint_boxes(kp, 0.2)
-        ids = tracker.update(Poses(boxes, np.full(5, 0.9), kp)).track_ids
-        assert len(set(ids.tolist())) == 5 and ids.max() < 10000 and ids.min() >= 0
-
-
 def test_greedy_match_takes_highest_first() -> None:
     sim = np.array([[0.9, 0.8], [0.85, 0.1]])
     assert greedy_match(sim, 0.2) == [(0, 0)]  # (1,1) is below 0.2, and row 1's 0.85 lost column 0 to 0.9

@@ -149,7 +149,15 @@ def run_track(args: argparse.Namespace) -> int:
         compile=args.compile,
         bf16=args.bf16,
     )
-    tracker = FlowTracker(FlowTrackConfig(assoc=args.assoc, queue_length=args.queue))
+    tracker = FlowTracker(
+        FlowTrackConfig(
+            assoc=args.assoc,
+            queue_length=args.queue,
+            two_stage=not args.single_stage,
+            merge_propagated=not args.no_merge,
+            high_score=args.min_box_score,
+        )
+    )
     config = PipelineConfig(
         box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None, pose_nms=args.pose_nms or None
     )

@@ -104,7 +104,18 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
     p.add_argument("--box-nms", type=float, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
     p.add_argument("--pose-nms", type=float, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)")
-    p.add_argument("--queue", type=int, default=5, help="frames of memory for flow-OKS (L_Q, default 5)")
+    p.add_argument("--queue", type=int, default=5, help="frames a lost track is remembered (L_Q, default 5)")
+    p.add_argument(
+        "--single-stage",
+        action="store_true",
+        help="match every pose in one greedy pass, any pose may start a track (the paper's FlowTrack; "
+        "default: confident poses first, weak ones only continue tracks)",
+    )
+    p.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="keep a propagated pose and a detection of the same person apart (default: folded into one)",
+    )
     p.add_argument("--min-box-score", type=float, default=0.5, help="person score to write a pose (0.5)")
     p.add_argument("--min-joint-score", type=float, default=0.4, help="score to write a joint (0.4)")
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
@@ -295,6 +306,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
     synth.add_argument("--data", help="keep the generated set and the results in this folder (default: temporary)")
     synth.add_argument("--json", metavar="OUT.json", help="also write the table as json")
+    synth.add_argument(
+        "--quick", action="store_true", help="only the rows with and without propagation (and the paper's variant)"
+    )
     _device(synth)
     synth.set_defaults(func="tracker.bench.synthetic:run_bench_synth")
 

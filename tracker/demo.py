@@ -71,12 +71,28 @@ class Setting:
     boxes: str = "detections"  # "gt" (ground-truth boxes) or "detections" (the simulated detector)
     propagate: bool = True
     assoc: str = "flow-oks"
+    two_stage: bool = True  # score-aware association (FlowTrackConfig.two_stage)
+    merge: bool = True  # propagated and detected poses of one person folded (FlowTrackConfig.merge_propagated)
 
     @property
     def label(self) -> str:
         if self.boxes == "gt":
             return "GT boxes"
         return "sim. detections + propagation" if self.propagate else "sim. detections, no propagation"
+
+    @property
+    def association(self) -> str:
+        """The association column: the similarity, and the variant when it is not the default."""
+        if self.assoc != "flow-oks" or (self.two_stage and self.merge):
+            return self.assoc
+        if not self.two_stage and not self.merge:
+            return "flow-oks, paper (1 stage, no merge)"
+        return "flow-oks, 1 stage" if not self.two_stage else "flow-oks, no merge"
+
+    @property
+    def slug(self) -> str:
+        variant = ("" if self.two_stage else "-1stage") + ("" if self.merge else "-nomerge")
+        return f"{self.boxes}-{'prop' if self.propagate else 'noprop'}-{self.assoc}{variant}"
 
 
 def track_synth(
@@ -106,7 +122,8 @@ def track_synth(
         gt_file = gt_dir / f"{name}.json"
         source = annotation_source(gt_file, data)
         spec = f"gt:{gt_file}" if setting.boxes == "gt" else f"json:{data / 'detections' / (name + '.json')}"
-        tracker = FlowTracker(FlowTrackConfig(assoc=setting.assoc))  # a fresh memory per sequence
+        config_ = FlowTrackConfig(assoc=setting.assoc, two_stage=setting.two_stage, merge_propagated=setting.merge)
+        tracker = FlowTracker(config_)  # a fresh memory per sequence
         sinks: list[ResultSink] = [
             PoseTrackSink(out, name, list(FORMATS)),
             TracksSink(out / "tracks" / f"{name}.json", OutputFilter().min_box_score),

@@ -1,45 +1,68 @@
-"""FlowTrack (Xiao et al. 2018, used by HRNet §4.3): flow box propagation and flow-OKS association.
+"""FlowTrack (Xiao et al. 2018, used by HRNet §4.3) with score-aware association.
 
-The tracker remembers the tracked poses of the last ``queue_length`` frames (each a
-:class:`~pose.poses.Poses` with track ids). Per frame k, with the optical flow F(k-1 -> k):
+A *track* is a person's identity: an id (a counter that only grows, never reused), the poses
+it had in the last frames it was seen in (at most ``queue_length`` of them, each moved by the
+flow into the current frame) and the frame it was last seen in. Per frame k, with the optical
+flow F(k-1 -> k):
 
-1. :meth:`FlowTracker.advance` moves every remembered pose into frame k by the flow (joint by
-   joint), so older poses stay comparable with new ones;
-2. :meth:`FlowTracker.propagate` gives, for each pose of frame k-1, the box around its moved joints
-   (joints scored above ``joint_threshold``) enlarged by 15 %: a candidate person box that survives
-   a detector miss (unified with the detections by box NMS in the pipeline). Each candidate row is
-   marked :data:`~pose.poses.PROPAGATED` with the id of the track it came from;
-3. :meth:`FlowTracker.update` scores each new pose against every remembered track with the
-   association's similarity function (flow-OKS: OKS with the track's moved poses, the best over the
-   queue), then matches greedily, highest similarity first, one to one, above ``min_similarity``;
-   unmatched poses start new tracks. It returns the poses with their track ids.
+1. :meth:`FlowTracker.advance` moves every remembered pose of every live track into frame k by
+   the flow, joint by joint (a track that is not matched keeps moving with the flow);
+2. :meth:`FlowTracker.propagate` gives, for each track seen in frame k-1 with a person score of at
+   least ``propagate_min_score`` (0.3) and 3 joints above ``joint_threshold`` (0.2), the box around
+   its moved joints enlarged by 15 %: a candidate box that survives a detector miss. Each row is
+   marked :data:`~pose.poses.PROPAGATED` with the id of its track. The pipeline unifies these boxes
+   with the detections by box NMS (IoU 0.5) and estimates a pose in each;
+3. :meth:`FlowTracker.update` then, with ``merge_propagated``: a pose estimated in a propagated
+   box of track T and a pose estimated in a detection of the same person (OKS >= ``merge_oks``,
+   0.5, the usual "same person" criterion, between the two poses of this frame) are one person:
+   the higher-scored of the two is kept, and it carries T as its source track. (Without this the
+   propagated copy, built from T's own moved pose, wins T's id and the detection's pose starts a
+   new track, so ids switch back and forth.)
+4. association, score-aware in two stages as in ByteTrack (``two_stage``): the similarity of a
+   pose and a track is the OKS of the pose with each of the track's moved poses, the best over
+   them (the multi-frame flow similarity), counting joints above ``joint_threshold``.
 
-The association is a similarity function ``(poses, memory) -> (N, M)`` (:data:`ASSOCIATIONS`):
-``flow-oks`` (FlowTrack), and the baselines ``oks`` (OKS with the previous frame's poses, not
-moved) and ``iou`` (box IoU with the previous frame), with the same greedy matching.
+   a. confident poses (person score >= ``high_score``, 0.5: the score below which the writers
+      leave a pose out) are matched to the live tracks greedily, highest similarity first, one to
+      one, at least ``min_similarity`` (0.2);
+   b. the other poses are matched the same way to the tracks left over; they continue a track
+      but never start one, and one left unmatched is dropped from the frame;
+   c. each confident pose left unmatched starts a new track;
+   d. a track not seen for ``queue_length`` (5) frames ends. Frames count as they pass: frames
+      without people, and frames that could not be decoded, age the tracks too.
+
+   Without ``two_stage`` every pose is matched in one greedy pass and every unmatched pose starts
+   a track (the paper's FlowTrack).
+
+The baselines ``assoc="oks"`` (OKS with the previous frame's poses, not moved) and ``assoc="iou"``
+(box IoU with the previous frame) use the same matching with a memory of one frame. The
+similarity is a function ``(poses, remembered, config) -> (N, M)`` (:data:`ASSOCIATIONS`), so
+another one can be injected.
+
+Track ids here are unbounded; the PoseTrack writers map them to ids below 10000
+(:func:`tracker.sinks.compact_ids`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from eval.posetrack import MAX_TRACK_ID  # PoseTrack requires ids below 10000
 from flow.base import move_points
 from pose.errors import HrtrackError
 from pose.oks import oks_matrix
-from pose.poses import PROPAGATED, Poses, box_areas, box_iou
+from pose.poses import DETECTED, PROPAGATED, Poses, box_areas, box_iou
 
 #: ``similarity(new, remembered, config) -> (N, M)``: how well each new pose continues each remembered one.
 Similarity = Callable[[Poses, Poses, "FlowTrackConfig"], np.ndarray]
 
 
 def oks_similarity(new: Poses, remembered: Poses, config: FlowTrackConfig) -> np.ndarray:
-    """OKS between the new and the remembered poses, joints above ``joint_threshold`` in both; the
-    box areas (each side at least 1 pixel) are the OKS scales."""
+    """OKS between the new and the remembered poses, joints above ``joint_threshold`` in both. The
+    OKS scale of each pose is the area of the box it was estimated in (each side at least 1 pixel;
+    a remembered box moves with its joints), the same measure on both sides."""
     sigmas = {} if new.layout is None else {"sigmas": new.layout.sigmas}
     return oks_matrix(
         new.keypoints,
@@ -58,7 +81,7 @@ def iou_similarity(new: Poses, remembered: Poses, config: FlowTrackConfig) -> np
 
 @dataclass(frozen=True)
 class Association:
-    """A similarity, whether the memory moves with the flow, and how many frames it remembers."""
+    """A similarity, whether the memory moves with the flow, and whether it spans several frames."""
 
     similarity: Similarity
     moves_with_flow: bool
@@ -75,14 +98,18 @@ ASSOC_MODES = tuple(ASSOCIATIONS)
 
 @dataclass
 class FlowTrackConfig:
-    """FlowTrack parameters (defaults follow the paper where it gives them).
+    """FlowTrack parameters (see the module docstring for where each one acts).
 
     assoc: ``flow-oks`` (FlowTrack), ``oks`` (no flow, previous frame) or ``iou`` (boxes).
-    queue_length: L_Q, how many past frames a new pose is compared with (flow-oks only).
+    queue_length: L_Q, frames a track is remembered after it was last seen (flow-oks; 1 otherwise).
     min_similarity: pairs below it are never matched.
     joint_threshold: joints scored above it are moved for box propagation and count in OKS.
     enlarge: propagated boxes are the moved joints' box enlarged by this fraction (15 %).
     propagate_min_score: only poses with a person score at least this are propagated.
+    two_stage: score-aware association (confident poses first; weak ones only continue tracks).
+    high_score: the person score that makes a pose confident (the writers' 0.5).
+    merge_propagated: fold a propagated pose and a detected pose of the same person into one.
+    merge_oks: the OKS between two poses of one frame above which they are the same person.
     """
 
     assoc: str = "flow-oks"
@@ -91,6 +118,10 @@ class FlowTrackConfig:
     joint_threshold: float = 0.2
     enlarge: float = 0.15
     propagate_min_score: float = 0.3
+    two_stage: bool = True
+    high_score: float = 0.5
+    merge_propagated: bool = True
+    merge_oks: float = 0.5
 
     def __post_init__(self) -> None:
         if self.assoc not in ASSOCIATIONS:
@@ -136,11 +167,45 @@ def greedy_match(similarity: np.ndarray, min_similarity: float) -> list[tuple[in
     return pairs
 
 
+@dataclass
+class Track:
+    """One identity: its id, the frame it was last seen in, and its remembered poses (one row per
+    frame it was seen in, newest last, moved by the flow into the current frame)."""
+
+    track_id: int
+    last_seen: int
+    memory: Poses
+    frames: list[int] = field(default_factory=list)
+
+
 def _moved(poses: Poses, flow: np.ndarray) -> Poses:
     """The poses with their joints moved by ``flow`` (boxes unchanged)."""
     kp = poses.keypoints.copy()
     kp[..., :2] = move_points(flow, kp[..., :2])
     return poses.with_(keypoints=kp)
+
+
+def merge_propagated(poses: Poses, threshold: float, min_score: float) -> Poses:
+    """Fold each propagated pose and the detected poses of the same person (OKS >= ``threshold``)
+    into one: the highest-scored of the group, which carries the propagated row's source track.
+    Rows keep their order otherwise."""
+    prop = np.flatnonzero(poses.source == PROPAGATED)
+    det = np.flatnonzero(poses.source == DETECTED)
+    if not len(prop) or not len(det):
+        return poses
+    sigmas = {} if poses.layout is None else {"sigmas": poses.layout.sigmas}
+    areas = box_areas(poses.boxes, 1.0)
+    sim = oks_matrix(
+        poses.keypoints[prop], poses.keypoints[det], areas[prop], areas[det], min_score=min_score, **sigmas
+    )
+    drop = np.zeros(len(poses), bool)
+    source_track = poses.source_track.copy()
+    for i, j in greedy_match(sim, threshold):  # each detection folds into at most one propagated copy
+        p, d = prop[i], det[j]
+        keep, gone = (p, d) if poses.scores[p] > poses.scores[d] else (d, p)
+        drop[gone] = True
+        source_track[keep] = poses.source_track[p]
+    return poses.with_(source_track=source_track)[~drop]
 
 
 class FlowTracker:
@@ -150,83 +215,115 @@ class FlowTracker:
         self.config = config or FlowTrackConfig()
         self.association = ASSOCIATIONS[self.config.assoc]
         self.similarity_fn = similarity or self.association.similarity
-        self.queue: deque[Poses] = deque(maxlen=self.config.queue_length if self.association.uses_queue else 1)
+        self.max_age = self.config.queue_length if self.association.uses_queue else 1
+        self.tracks: list[Track] = []
+        self.frame = -1  # index of the current frame (advanced by update and skip)
+        self._last_update = -1  # the last frame that had poses to associate
         self._next_id = 0
         self._flow: np.ndarray | None = None  # the flow of the last advance (into the current frame)
 
     def reset(self) -> None:
         """Forget all tracks (e.g. at a scene cut); ids keep counting up."""
-        self.queue.clear()
+        self.tracks = []
 
     def advance(self, flow: np.ndarray | None) -> None:
         """Move the remembered poses by the flow from the previous frame to the current one.
 
-        ``flow`` None (no previous frame, or it failed to decode) leaves them where they were.
-        The ``oks`` and ``iou`` baselines compare with unmoved poses, so they are not moved.
+        ``flow`` None (no previous frame) leaves them where they were. The ``oks`` and ``iou``
+        baselines compare with unmoved poses, so they are not moved.
         """
         self._flow = flow
         if flow is None or not self.association.moves_with_flow:
             return
-        for k, mem in enumerate(self.queue):
-            if len(mem):
-                moved = _moved(mem, flow)
-                boxes, count = keypoint_boxes(moved.keypoints, self.config.joint_threshold)
-                self.queue[k] = moved.with_(boxes=np.where(count[:, None] > 0, boxes, mem.boxes))
+        for track in self.tracks:
+            old = track.memory
+            moved = _moved(old, flow)
+            # the estimation box moves by the mean motion of the pose's confident joints
+            used = old.keypoints[..., 2] > self.config.joint_threshold
+            shift = np.where(used[..., None], moved.keypoints[..., :2] - old.keypoints[..., :2], 0.0).sum(1)
+            shift /= np.maximum(used.sum(1), 1)[:, None]
+            track.memory = moved.with_(boxes=old.boxes + np.tile(shift, 2))
 
     def propagate(self) -> Poses:
-        """Candidate boxes in the current frame from the previous frame's poses moved by the flow
-        of the last :meth:`advance` (rows marked propagated, with their source track).
-
-        Poses below ``propagate_min_score`` or with fewer than 3 confident joints give no box.
-        The candidate's score is the pose's person score.
-        """
+        """Candidate boxes in the current frame from the poses of the tracks seen in the previous
+        frame, moved by the flow of the last :meth:`advance` (rows marked propagated, with their
+        source track). Poses below ``propagate_min_score`` or with fewer than 3 confident joints
+        give no box; the candidate's score is the pose's person score."""
         cfg = self.config
         flow = self._flow
-        if flow is None or not self.queue or not len(self.queue[-1]):
+        recent = [t for t in self.tracks if t.last_seen == self._last_update]
+        if flow is None or not recent:
             return Poses()
-        last = self.queue[-1]
-        moved = last if self.association.moves_with_flow else _moved(last, flow)  # the queue moved in advance
+        last = Poses.merge([t.memory[[len(t.memory) - 1]] for t in recent])
+        moved = last if self.association.moves_with_flow else _moved(last, flow)  # moved in advance
         boxes, count = keypoint_boxes(moved.keypoints, cfg.joint_threshold, cfg.enlarge)
         keep = (count >= 3) & (last.scores >= cfg.propagate_min_score)
         h, w = flow.shape[:2]
         keep &= (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < w) & (boxes[:, 1] < h)
         n = int(keep.sum())
-        return Poses(boxes[keep], last.scores[keep], source=np.full(n, PROPAGATED), source_track=last.track_ids[keep])
+        ids = np.array([t.track_id for t in recent], np.int64)
+        return Poses(boxes[keep], last.scores[keep], source=np.full(n, PROPAGATED), source_track=ids[keep])
 
-    def similarity(self, poses: Poses) -> tuple[np.ndarray, np.ndarray]:
-        """Similarity ``(N,T)`` of the new poses with each remembered track id ``(T,)``: the best
-        over the queue (the multi-frame similarity)."""
-        track_ids = np.unique(np.concatenate([m.track_ids for m in self.queue])) if self.queue else np.zeros(0, int)
-        sim = np.zeros((len(poses), len(track_ids)))
-        if len(poses) == 0 or len(track_ids) == 0:
-            return sim, track_ids
-        column = {int(t): j for j, t in enumerate(track_ids)}
-        for mem in self.queue:
-            if not len(mem):
-                continue
-            s = self.similarity_fn(poses, mem, self.config)
-            cols = [column[int(t)] for t in mem.track_ids]
-            sim[:, cols] = np.maximum(sim[:, cols], s)
-        return sim, track_ids
+    def similarity(self, poses: Poses, tracks: list[Track]) -> np.ndarray:
+        """Similarity ``(N, T)`` of the new poses with ``tracks``: the best over each track's memory."""
+        sim = np.zeros((len(poses), len(tracks)))
+        if not len(poses) or not tracks:
+            return sim
+        memory = Poses.merge([t.memory for t in tracks])
+        column = np.concatenate([np.full(len(t.memory), j) for j, t in enumerate(tracks)])
+        s = self.similarity_fn(poses, memory, self.config)
+        for j in range(len(tracks)):
+            sim[:, j] = s[:, column == j].max(1)
+        return sim
+
+    def skip(self) -> None:
+        """A frame without poses to associate (it could not be decoded): the tracks age by one frame."""
+        self.frame += 1
+        self._expire()
 
     def update(self, poses: Poses) -> Poses:
-        """The poses of the current frame with their track ids; remembers them."""
-        sim, track_ids = self.similarity(poses)
+        """The poses of the current frame with their track ids (steps 3 and 4 of the module
+        docstring); remembers them. Weak poses left unmatched are dropped (two-stage only)."""
+        cfg = self.config
+        self.frame += 1
+        self._last_update = self.frame
+        if cfg.merge_propagated and poses.keypoints is not None:
+            poses = merge_propagated(poses, cfg.merge_oks, cfg.joint_threshold)
         ids = np.full(len(poses), -1, np.int64)
-        for r, c in greedy_match(sim, self.config.min_similarity):
-            ids[r] = track_ids[c]
-        for r in np.flatnonzero(ids < 0):
-            ids[r] = self._new_id(ids)
-        tracked = poses.with_(track_ids=ids)
-        self.queue.append(tracked[np.arange(len(tracked))])  # a copy: the caller may change its arrays
+        live = list(self.tracks)
+        sim = self.similarity(poses, live)
+        confident = poses.scores >= cfg.high_score if cfg.two_stage else np.ones(len(poses), bool)
+        taken: set[int] = set()
+        for rows in (np.flatnonzero(confident), np.flatnonzero(~confident)):  # stages a and b
+            cols = [j for j in range(len(live)) if j not in taken]
+            for r, c in greedy_match(sim[np.ix_(rows, cols)], cfg.min_similarity):
+                ids[rows[r]] = live[cols[c]].track_id
+                taken.add(cols[c])
+        for r in np.flatnonzero((ids < 0) & confident):  # stage c
+            ids[r] = self._next_id
+            self._next_id += 1
+        tracked = poses.with_(track_ids=ids)[ids >= 0]
+        self._remember(tracked)
         return tracked
 
-    def _new_id(self, taken_now: np.ndarray) -> int:
-        """The next unused id below 10000 (wrapping around, skipping ids still remembered)."""
-        busy = {int(i) for m in self.queue for i in m.track_ids} | {int(i) for i in taken_now if i >= 0}
-        for _ in range(MAX_TRACK_ID):
-            candidate = self._next_id % MAX_TRACK_ID
-            self._next_id += 1
-            if candidate not in busy:
-                return candidate
-        raise RuntimeError("more than 10000 simultaneous tracks")
+    def _remember(self, tracked: Poses) -> None:
+        by_id = {t.track_id: t for t in self.tracks}
+        for i, tid in enumerate(tracked.track_ids.tolist()):
+            row = tracked[[i]]
+            track = by_id.get(tid)
+            if track is None:
+                self.tracks.append(Track(tid, self.frame, row[np.arange(1)], [self.frame]))
+                continue
+            track.memory = Poses.merge([track.memory, row[np.arange(1)]])
+            track.frames.append(self.frame)
+            track.last_seen = self.frame
+        self._expire()
+
+    def _expire(self) -> None:
+        """Drop remembered poses older than ``max_age`` frames, and the tracks left without any."""
+        for track in self.tracks:
+            keep = np.array([self.frame - f < self.max_age for f in track.frames], bool)
+            if not keep.all():
+                track.memory = track.memory[keep]
+                track.frames = [f for f, k in zip(track.frames, keep, strict=True) if k]
+        self.tracks = [t for t in self.tracks if t.frames]

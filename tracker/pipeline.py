@@ -133,7 +133,8 @@ def track(
     for frame in frames:
         t = timer.add("decode", t)
         timer.frames += 1
-        if frame.image is None:  # undecodable: no people; flow resumes from the last good frame
+        if frame.image is None:  # undecodable: no people, the tracks age; flow resumes from the last good frame
+            tracker.skip()
             yield frame, FrameResult.empty(frame, layout, decoded=False)
             t = time.perf_counter()
             continue

@@ -4,7 +4,8 @@ order, then ``close()`` (the file appears, atomically) or ``abort()`` (nothing o
 * :class:`PoseTrackSink`: PoseTrack 2017 and/or 2018 json (17 slots -> poseval's 15 joints in
   :mod:`eval.posetrack`), filtered as the paper does before writing: poses with a person score
   below ``min_box_score`` and joints below ``min_joint_score`` are left out (PoseTrack MOTA
-  counts every submitted joint);
+  counts every submitted joint). The tracker's ids are unbounded; PoseTrack's must be below
+  10000, so they are mapped here (:func:`compact_ids`);
 * :class:`TracksSink`: the per-track export ``{"num_frames", "keypoint_layout", "tracks": {id:
   [{frame, image, box, score, keypoints}, ...]}}`` (boxes xyxy, keypoints K x [x, y, score] in the
   layout's slots, image pixels);
@@ -16,14 +17,17 @@ Each keeps only the compact per-frame records it writes, never the frames.
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from eval.posetrack import MAX_TRACK_ID, Sequence, people_from_keypoints, write_sequence
 from eval.posetrack import Frame as PtFrame
-from eval.posetrack import Sequence, people_from_keypoints, write_sequence
+from pose.errors import HrtrackError
 from pose.files import atomic_write_json
 from tracker.annotate import annotate
 from tracker.pipeline import FrameResult
@@ -68,11 +72,44 @@ class PoseTrackSink:
         self.frames.append(PtFrame(image=result.name, is_labeled=True, people=people))
 
     def close(self) -> list[Path]:
+        spans: dict[int, tuple[int, int]] = {}
+        for k, frame in enumerate(self.frames):
+            for person in frame.people:
+                first = spans.get(person.track_id, (k, k))[0]
+                spans[person.track_id] = (first, k)
+        mapping = compact_ids(spans)
+        for frame in self.frames:
+            for person in frame.people:
+                person.track_id = mapping[person.track_id]
         seq = Sequence(name=self.name, frames=self.frames)
         return [write_sequence(seq, path, FORMATS[fmt]) for fmt, path in zip(self.formats, self.paths, strict=True)]
 
     def abort(self) -> None:
         self.frames = []
+
+
+def compact_ids(spans: dict[int, tuple[int, int]], limit: int = MAX_TRACK_ID) -> dict[int, int]:
+    """PoseTrack ids (below ``limit``) for tracks given as ``{track id: (first frame, last frame)}``.
+
+    In order of first appearance (then of track id), each track takes the smallest id not used
+    yet; only past ``limit`` tracks is an id reused, the one whose track ended longest ago, and only
+    once that track has ended, so two people alive at the same time never share an id. Deterministic.
+    """
+    mapping: dict[int, int] = {}
+    fresh = 0
+    ended: list[tuple[int, int]] = []  # (last frame, compact id) of the tracks seen so far, a heap
+    free: deque[int] = deque()  # ids whose tracks ended before the current frame, oldest end first
+    for tid, (first, last) in sorted(spans.items(), key=lambda item: (item[1][0], item[0])):
+        while ended and ended[0][0] < first:
+            free.append(heapq.heappop(ended)[1])
+        if fresh < limit:
+            mapping[tid], fresh = fresh, fresh + 1
+        elif free:
+            mapping[tid] = free.popleft()
+        else:
+            raise HrtrackError(f"more than {limit} people at the same time: PoseTrack ids must be below {limit}")
+        heapq.heappush(ended, (last, mapping[tid]))
+    return mapping
 
 
 class TracksSink:

@@ -107,7 +107,19 @@ def _polygon(rng: np.random.Generator, centre: np.ndarray, size: float) -> np.nd
 
 
 def _sequence(rng: np.random.Generator, cfg: CrossCheckConfig, idx: int) -> tuple[Sequence, Sequence]:
-    """One GT sequence and its predictions."""
+    """One GT sequence and its predictions.
+
+    Steps (in the order the random numbers are drawn, which fixes every generated set):
+
+    1. the sequence: name, labelled frames, people and their GT track ids;
+    2. GT motion: each person's height, random-walk centre and joint drift, the frames they are
+       in the video, absent joints, an optional ignore region;
+    3. predicted identities per frame: id switches (a new id) and swaps between two people;
+    4. per frame: the GT people of labelled frames (with the edge cases: no joints, no points),
+       their predictions (misses, duplicates), false-positive tracks, empty prediction frames and
+       an ignore region covering one person.
+    """
+    # ---------------------------------------------------------------- 1. the sequence
     n_frames = cfg.frames
     vid = 10 * idx + 1 + int(rng.integers(0, 9))  # unique per sequence (idx * 10 + 1..9)
     name = f"{vid:06d}_mpii_test"
@@ -117,7 +129,7 @@ def _sequence(rng: np.random.Generator, cfg: CrossCheckConfig, idx: int) -> tupl
     n_people = int(rng.integers(1, cfg.people + 1))
     track_ids = rng.choice(1000, n_people, replace=False)
 
-    # ---------------------------------------------------------------- GT motion
+    # ---------------------------------------------------------------- 2. GT motion
     heights = rng.uniform(150, 450, n_people)
     centres = np.stack(
         [_walk(rng, n_frames, 3.0, rng.uniform([100, 200], [1180, 520])) for _ in range(n_people)]
@@ -138,7 +150,7 @@ def _sequence(rng: np.random.Generator, cfg: CrossCheckConfig, idx: int) -> tupl
     if rng.random() < cfg.ignore_region:
         polys.append(_polygon(rng, rng.uniform([150, 150], [1130, 570]), rng.uniform(60, 180)))
 
-    # ---------------------------------------------------------------- predicted identities
+    # ---------------------------------------------------------------- 3. predicted identities
     next_id = int(rng.integers(1000, 3000))
     pred_id = np.zeros((n_people, n_frames), dtype=np.int64)
     current = rng.choice(1000, n_people, replace=False)
@@ -155,6 +167,7 @@ def _sequence(rng: np.random.Generator, cfg: CrossCheckConfig, idx: int) -> tupl
 
     no_scores = cfg.edge_cases and idx % 3 == 2
     drop_joint = int(rng.integers(0, NUM_JOINTS)) if cfg.edge_cases and idx % 4 == 1 else -1
+    # ---------------------------------------------------------------- 4. frames
     gt_frames: list[Frame] = []
     pr_frames: list[Frame] = []
     fp_tracks: list[list] = []  # [id, centre, height, frames left]
