@@ -74,6 +74,8 @@ def test_bench_synth_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert printed.count("\n| ") == len(BENCH_SETTINGS) + 1  # header + one line per setting
     for row in rows:
         assert math.isfinite(row["mAP"]) and math.isfinite(row["MOTA"])
+        assert isinstance(row["switches"], int) and row["switches"] >= 0
+    assert len({(r["boxes"], r["association"]) for r in rows}) == len(rows)  # every variant has its own row
     gt_flow = rows[0]
     assert gt_flow["boxes"] == "GT boxes" and gt_flow["association"] == "flow-oks"
     assert gt_flow["mAP"] >= MIN_BENCH_GT_MAP

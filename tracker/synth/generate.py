@@ -43,6 +43,7 @@ from tqdm import tqdm
 from eval.posetrack import JOINT_NAMES, NUM_JOINTS, Frame, Person, Sequence, write_sequence
 from pose.errors import HrtrackError
 from pose.files import atomic_write_json
+from pose.poses import box_iou
 from tracker.video import VideoSink
 
 from .body import COCO_NAMES, COCO_SKELETON, POINT_NAMES
@@ -194,17 +195,6 @@ def coco_document(name: str, index: int, truths: list[FrameTruth], width: int, h
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
-def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    if len(others) == 0:
-        return np.zeros(0)
-    lo = np.maximum(box[:2], others[:, :2])
-    hi = np.minimum(box[2:], others[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(others[:, 2:] - others[:, :2], axis=1)
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 @dataclass
 class DetectionStats:
     """Counts of a simulated detection file: detectable person-frames, hits, misses, false positives."""
@@ -257,7 +247,7 @@ def simulate_detections(
                 bw = bh * rng.uniform(0.3, 0.55)
                 x, y = rng.uniform(0, width - bw), rng.uniform(0, height - bh)
                 box = np.array([x, y, x + bw, y + bh])
-                if (_iou(box, boxes) <= 0.3).all():
+                if (box_iou(box, boxes) <= 0.3).all():
                     entries.append((box, rng.uniform(lo_fp, hi_fp)))
                     stats.false_positives += 1
                     break
