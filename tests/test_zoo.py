@@ -256,8 +256,9 @@ def test_track_a_video_with_no_other_flag(
     assert f"pose {zoo.DEFAULT_POSE_CPU} (hrnet_w32 256x192, posetrack18 layout), detector rtmdet_nano_person" in (
         captured.err
     )
-    tracks = re.search(r"3 frames, (\d+) tracks", captured.out)
-    assert tracks and int(tracks.group(1)) > 0  # the detector found the walkers and the pose model ran on them
+    found = re.search(r"3 frames, (\d+) detections, \d+ tracks", captured.out)
+    assert found and int(found.group(1)) >= 3  # the fetched detector found the walkers (random pose weights
+    # give weak poses, which start no track)
     for out in ("out/track/posetrack17/pets.json", "out/track/posetrack18/pets.json", "out/track/tracks/pets.json"):
         assert (tmp_path / out).is_file()
     assert (tmp_path / "out.mp4").stat().st_size > 0

@@ -57,9 +57,10 @@ def load_estimator(
 
 @dataclass
 class TrackSummary:
-    """What a tracked source gave: frames, distinct track ids, undecodable frames."""
+    """What a tracked source gave: frames, detected boxes, distinct track ids, undecodable frames."""
 
     frames: int = 0
+    detections: int = 0
     tracks: set[int] = field(default_factory=set)
     failed: int = 0
 
@@ -95,6 +96,7 @@ def track_source(
                 sink.write(frame, result)
             timer.add("write", t)
             summary.frames += 1
+            summary.detections += result.num_detections
             summary.tracks.update(int(i) for i in result.track_ids)
             bar.update(1)
             elapsed = time.perf_counter() - start
@@ -181,5 +183,8 @@ def run_track(args: argparse.Namespace) -> int:
         )
     if not args.quiet:
         print(timer.summary(), file=sys.stderr)
-    print(f"{summary.frames} frames, {len(summary.tracks)} tracks -> " + ", ".join(str(p) for p in written))
+    print(
+        f"{summary.frames} frames, {summary.detections} detections, {len(summary.tracks)} tracks -> "
+        + ", ".join(str(p) for p in written)
+    )
     return 0
