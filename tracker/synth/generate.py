@@ -376,6 +376,6 @@ def run_synth(args: argparse.Namespace) -> int:
             name = files[0].stem
             print(
                 f"  e.g. hrtrack track {out / 'posetrack17' / (name + '.json')} --images-root {out} "
-                f"--detector json:{out / 'detections' / (name + '.json')} --weights W.pth"
+                f"--detector json:{out / 'detections' / (name + '.json')}"
             )
     return 0
