@@ -43,7 +43,7 @@ import numpy as np
 
 from pose.errors import HrtrackError
 from pose.files import atomic_write_json
-from pose.keypoints import COCO_SKELETON, POSETRACK18_NAMES, POSEVAL_NAMES, SLOT17_TO_15, KeypointLayout
+from pose.keypoints import COCO_SKELETON, POSETRACK18_NAMES, POSEVAL_NAMES, SLOT17_TO_15, KeypointLayout, get_layout
 
 try:  # optional: about 2x faster json decoding; the stdlib parser is the fallback
     import orjson as _orjson
@@ -576,17 +576,16 @@ def coco17_to_posetrack15(
     described in the module docstring. ``layout="posetrack18"``: slots 1/2 are
     head_bottom/head_top. A joint whose score is NaN is absent (NaN propagates).
     """
-    layout = layout.name if isinstance(layout, KeypointLayout) else layout
+    layout = get_layout(layout)
     kp = np.asarray(keypoints, dtype=float).reshape(-1, 17, 3)
     n = kp.shape[0]
     joints = np.full((n, NUM_JOINTS, 2), np.nan)
     scores = np.full((n, NUM_JOINTS), np.nan)
-    for slot, jid in enumerate(SLOT17_TO_15):
-        if jid < 0 or (layout == "coco" and slot in (1, 2)):
-            continue
-        joints[:, jid] = kp[:, slot, :2]
-        scores[:, jid] = kp[:, slot, 2]
-    if layout == "coco":
+    for slot, jid in enumerate(layout.to_poseval()):
+        if jid >= 0:
+            joints[:, jid] = kp[:, slot, :2]
+            scores[:, jid] = kp[:, slot, 2]
+    if not layout.has_head_points:  # COCO: head_bottom and head_top derived (module docstring)
         neck = (kp[:, 5, :2] + kp[:, 6, :2]) / 2
         neck_s = np.minimum(kp[:, 5, 2], kp[:, 6, 2])
         eyes = (kp[:, 1, :2] + kp[:, 2, :2]) / 2
@@ -598,8 +597,6 @@ def coco17_to_posetrack15(
         scores[:, HEAD_BOTTOM] = neck_s
         joints[:, HEAD_TOP] = anchor + 0.5 * (anchor - neck)
         scores[:, HEAD_TOP] = np.minimum(anchor_s, neck_s)
-    elif layout != "posetrack18":
-        raise PoseTrackError(f"unknown keypoint layout {layout!r} (use 'coco' or 'posetrack18')")
     return joints, scores
 
 

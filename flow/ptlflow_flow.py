@@ -58,16 +58,14 @@ def _named_checkpoint(ptlflow, model_name: str, name: str) -> tuple[str, str, Pa
         known = ", ".join(urls) or "none"
         raise HrtrackError(f"ptlflow:{model_name}: no checkpoint file or name {name!r} (named checkpoints: {known})")
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urls[name]).name
-    if not cached.is_file() and _offline():
+    from tracker.zoo import offline  # the one reading of HRTRACK_OFFLINE
+
+    if not cached.is_file() and offline():
         raise HrtrackError(
             f"ptlflow:{model_name}:{name}: not in the cache and HRTRACK_OFFLINE is set; download {urls[name]} "
             f"and place it at {cached}"
         )
     return (str(cached) if cached.is_file() else name), urls[name], cached
-
-
-def _offline() -> bool:
-    return os.environ.get("HRTRACK_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 class PtlflowFlow:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from pose.errors import HrtrackError
-from pose.keypoints import KeypointLayout
+from pose.keypoints import COCO_SIGMAS, KeypointLayout
 
 DETECTED, PROPAGATED = 0, 1
 
@@ -80,8 +80,6 @@ class Poses:
             self.layout,
         )
 
-    select = __getitem__
-
     def with_(self, **changes: object) -> Poses:
         """A copy with some fields replaced (e.g. ``track_ids``)."""
         return replace(self, **changes)
@@ -125,13 +123,13 @@ class Poses:
 
         if self.keypoints is None:
             raise HrtrackError("OKS-NMS needs keypoints")
-        sigmas = self.layout.sigmas if self.layout is not None else None
-        keep = oks_nms(self.keypoints, self.scores, box_areas(self.boxes), threshold, **_sigmas(sigmas))
+        keep = oks_nms(self.keypoints, self.scores, box_areas(self.boxes), threshold, self.sigmas)
         return self[keep]
 
-
-def _sigmas(sigmas: np.ndarray | None) -> dict[str, np.ndarray]:
-    return {} if sigmas is None else {"sigmas": sigmas}
+    @property
+    def sigmas(self) -> np.ndarray:
+        """The OKS sigmas of the keypoint slots (COCO's when there is no layout)."""
+        return self.layout.sigmas if self.layout is not None else COCO_SIGMAS
 
 
 def box_areas(boxes: np.ndarray, min_side: float = 0.0) -> np.ndarray:

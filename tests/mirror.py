@@ -2,8 +2,8 @@
 
 ``Mirror.files`` maps a file name to its bytes; ``Mirror.faults`` makes a file misbehave
 (``"corrupt"``: one byte flipped, ``"drop"``: the connection closes half-way through the body,
-``"slow"``: the body is sent in small pieces with pauses, ``"together"``: like slow, but no byte
-is sent before two requests for the file are in flight). A name not in ``files`` is a 404.
+``"together"``: no byte is sent before two requests for the file are in flight, then the body
+goes out in small pieces with pauses, so that both downloads overlap). A name not in ``files`` is a 404.
 ``Mirror.requests`` counts the GET requests per name.
 """
 
@@ -44,7 +44,6 @@ class Mirror:
                     return
                 if fault == "together":
                     mirror.barrier.wait()
-                if fault in ("slow", "together"):
                     step = max(1, len(data) // 20)
                     for i in range(0, len(data), step):
                         self.wfile.write(data[i : i + step])

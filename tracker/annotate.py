@@ -209,14 +209,11 @@ class TrailState:
         self.points: dict[int, deque[tuple[float, float]]] = {}
         self.last_seen: dict[int, int] = {}
 
-    def update(
-        self, index: int, poses: Poses | None, centres: np.ndarray | None = None
-    ) -> dict[int, list[tuple[float, float]]]:
-        """Add this frame's centres (default: the box centres); returns the trails of the tracks present in it."""
+    def update(self, index: int, poses: Poses | None) -> dict[int, list[tuple[float, float]]]:
+        """Add this frame's centres (:func:`pose_centres`); returns the trails of the tracks present in it."""
         present = []
         if poses is not None and self.length > 0 and poses.track_ids is not None:
-            centres = pose_centres(poses) if centres is None else centres
-            for tid, c in zip(poses.track_ids.tolist(), centres, strict=True):
+            for tid, c in zip(poses.track_ids.tolist(), pose_centres(poses), strict=True):
                 if np.isfinite(c).all():
                     self.points.setdefault(tid, deque(maxlen=self.length)).append((float(c[0]), float(c[1])))
                     self.last_seen[tid] = index

@@ -22,7 +22,7 @@ from tracker.detectors import make_detector
 from tracker.detectors.base import Detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer, track
-from tracker.sinks import FORMATS, AnnotatedVideoSink, OutputFilter, PoseTrackSink, ResultSink, TracksSink
+from tracker.sinks import FORMATS, OutputFilter, ResultSink, track_sinks
 from tracker.video import ImageListSource, VideoSource, open_source
 
 
@@ -167,12 +167,8 @@ def run_track(args: argparse.Namespace) -> int:
     name = args.name or Path(args.source).stem
     out = Path(args.out)
     formats = list(FORMATS) if args.format == "both" else [args.format]
-    sinks: list[ResultSink] = [
-        PoseTrackSink(out, name, formats, OutputFilter(args.min_box_score, args.min_joint_score)),
-        TracksSink(out / "tracks" / f"{name}.json", args.min_box_score),
-    ]
-    if args.render:
-        sinks.append(AnnotatedVideoSink(Path(args.render), source.width, source.height, source.fps))
+    filt = OutputFilter(args.min_box_score, args.min_joint_score)
+    sinks = track_sinks(out, name, formats, filt, args.render, (source.width, source.height, source.fps))
     summary, written = track_source(
         source, detector, estimator, flow, tracker, config, timer, sinks, progress=not args.quiet, name=name
     )

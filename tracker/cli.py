@@ -21,8 +21,6 @@ from pathlib import Path
 
 from pose.errors import HrtrackError
 
-UserError = HrtrackError  # the name the command functions below raise
-
 POSE_BENCH_MODES = ("plain", "optimized", "compiled", "bf16", "bf16-compiled")
 DIFFICULTIES = ("easy", "medium", "hard")
 ASSOCIATIONS = ("flow-oks", "oks", "iou")
@@ -350,12 +348,12 @@ def _cmd_bench_pose(args: argparse.Namespace) -> int:
         h, w = parse_input_size(args.input_size or "256x192")
         if (arch, h, w) not in PAPER_GMACS:
             known = ", ".join(f"{a} {hh}x{ww}" for a, hh, ww in PAPER_GMACS)
-            raise UserError(f"no published GMACs for {arch} {h}x{w}; known: {known}")
+            raise HrtrackError(f"no published GMACs for {arch} {h}x{w}; known: {known}")
         cases = ((arch, h, w),)
     modes = tuple(args.modes.split(","))
     for mode in modes:
         if mode not in POSE_BENCH_MODES:
-            raise UserError(f"unknown mode {mode!r}: use " + ", ".join(POSE_BENCH_MODES))
+            raise HrtrackError(f"unknown mode {mode!r}: use " + ", ".join(POSE_BENCH_MODES))
     batches = tuple(int(b) for b in args.batch.split(","))
     if args.quick:
         cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
@@ -418,14 +416,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.action == "path":
         entry = zoo.get(args.names[0]) if len(args.names) == 1 else None
         if entry is None:
-            raise UserError("models path takes one model name")
+            raise HrtrackError("models path takes one model name")
         if not zoo.is_cached(entry):
-            raise UserError(f"{entry.name}: not in the cache ({zoo.cached_path(entry)}); run hrtrack models fetch")
+            raise HrtrackError(f"{entry.name}: not in the cache ({zoo.cached_path(entry)}); run hrtrack models fetch")
         print(zoo.cached_path(entry))
         return 0
     if args.action == "fetch":
         if not args.names:
-            raise UserError("models fetch takes one or more model names")
+            raise HrtrackError("models fetch takes one or more model names")
         entries = [zoo.get(n) for n in args.names]  # every name checked before any download
         for entry in entries:
             if zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry):
@@ -435,7 +433,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(f"{entry.name}: {zoo.fetch(entry)}")
         return 0
     if args.names:
-        raise UserError(f"unknown models action {args.names[0]!r}: use list, fetch NAME... or path NAME")
+        raise HrtrackError(f"unknown models action {args.names[0]!r}: use list, fetch NAME... or path NAME")
     print(zoo.describe())
     print(f"cache: {zoo.home() / 'models'}")
     return 0

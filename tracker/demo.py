@@ -36,7 +36,7 @@ from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer
-from tracker.sinks import FORMATS, AnnotatedVideoSink, OutputFilter, PoseTrackSink, ResultSink, TracksSink
+from tracker.sinks import FORMATS, OutputFilter, track_sinks
 from tracker.synth import SynthConfig, generate
 from tracker.video import annotation_source
 
@@ -124,12 +124,7 @@ def track_synth(
         spec = f"gt:{gt_file}" if setting.boxes == "gt" else f"json:{data / 'detections' / (name + '.json')}"
         config_ = FlowTrackConfig(assoc=setting.assoc, two_stage=setting.two_stage, merge_propagated=setting.merge)
         tracker = FlowTracker(config_)  # a fresh memory per sequence
-        sinks: list[ResultSink] = [
-            PoseTrackSink(out, name, list(FORMATS)),
-            TracksSink(out / "tracks" / f"{name}.json", OutputFilter().min_box_score),
-        ]
-        if render is not None:
-            sinks.append(AnnotatedVideoSink(render, source.width, source.height, source.fps))
+        sinks = track_sinks(out, name, list(FORMATS), OutputFilter(), render, (source.width, source.height, source.fps))
         track_source(source, make_detector(spec), estimator, flow, tracker, config, timer, sinks, progress, name)
     return evaluate(gt_dir, out / "posetrack18"), timer
 

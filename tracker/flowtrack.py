@@ -63,14 +63,13 @@ def oks_similarity(new: Poses, remembered: Poses, config: FlowTrackConfig) -> np
     """OKS between the new and the remembered poses, joints above ``joint_threshold`` in both. The
     OKS scale of each pose is the area of the box it was estimated in (each side at least 1 pixel;
     a remembered box moves with its joints), the same measure on both sides."""
-    sigmas = {} if new.layout is None else {"sigmas": new.layout.sigmas}
     return oks_matrix(
         new.keypoints,
         remembered.keypoints,
         box_areas(new.boxes, 1.0),
         box_areas(remembered.boxes, 1.0),
+        new.sigmas,
         min_score=config.joint_threshold,
-        **sigmas,
     )
 
 
@@ -169,13 +168,16 @@ def greedy_match(similarity: np.ndarray, min_similarity: float) -> list[tuple[in
 
 @dataclass
 class Track:
-    """One identity: its id, the frame it was last seen in, and its remembered poses (one row per
-    frame it was seen in, newest last, moved by the flow into the current frame)."""
+    """One identity: its id and its remembered poses, one row per frame it was seen in (``frames``,
+    newest last), moved by the flow into the current frame."""
 
     track_id: int
-    last_seen: int
     memory: Poses
     frames: list[int] = field(default_factory=list)
+
+    @property
+    def last_seen(self) -> int:
+        return self.frames[-1]
 
 
 def _moved(poses: Poses, flow: np.ndarray) -> Poses:
@@ -193,11 +195,8 @@ def merge_propagated(poses: Poses, threshold: float, min_score: float) -> Poses:
     det = np.flatnonzero(poses.source == DETECTED)
     if not len(prop) or not len(det):
         return poses
-    sigmas = {} if poses.layout is None else {"sigmas": poses.layout.sigmas}
     areas = box_areas(poses.boxes, 1.0)
-    sim = oks_matrix(
-        poses.keypoints[prop], poses.keypoints[det], areas[prop], areas[det], min_score=min_score, **sigmas
-    )
+    sim = oks_matrix(poses.keypoints[prop], poses.keypoints[det], areas[prop], areas[det], poses.sigmas, min_score)
     drop = np.zeros(len(poses), bool)
     source_track = poses.source_track.copy()
     for i, j in greedy_match(sim, threshold):  # each detection folds into at most one propagated copy
@@ -309,14 +308,13 @@ class FlowTracker:
     def _remember(self, tracked: Poses) -> None:
         by_id = {t.track_id: t for t in self.tracks}
         for i, tid in enumerate(tracked.track_ids.tolist()):
-            row = tracked[[i]]
+            row = tracked[[i]]  # a copy: the caller may change the returned arrays
             track = by_id.get(tid)
             if track is None:
-                self.tracks.append(Track(tid, self.frame, row[np.arange(1)], [self.frame]))
-                continue
-            track.memory = Poses.merge([track.memory, row[np.arange(1)]])
-            track.frames.append(self.frame)
-            track.last_seen = self.frame
+                self.tracks.append(Track(tid, row, [self.frame]))
+            else:
+                track.memory = Poses.merge([track.memory, row])
+                track.frames.append(self.frame)
         self._expire()
 
     def _expire(self) -> None:

@@ -64,11 +64,16 @@ class PoseTrackSink:
         self.frames: list[PtFrame] = []
 
     def write(self, frame: Frame, result: FrameResult) -> None:
-        poses = result.poses[result.scores >= self.filt.min_box_score]
-        layout = poses.layout.name if poses.layout is not None else "coco"
-        kp = poses.keypoints if poses.keypoints is not None else np.zeros((0, 17, 3), np.float32)
-        ids = poses.track_ids if poses.track_ids is not None else np.zeros(0, np.int64)
-        people = people_from_keypoints(kp, ids, poses.boxes, poses.scores, layout, self.filt.min_joint_score)
+        keep = result.scores >= self.filt.min_box_score
+        layout = result.poses.layout or "coco"
+        people = people_from_keypoints(
+            result.keypoints[keep],
+            result.track_ids[keep],
+            result.boxes[keep],
+            result.scores[keep],
+            layout,
+            self.filt.min_joint_score,
+        )
         self.frames.append(PtFrame(image=result.name, is_labeled=True, people=people))
 
     def close(self) -> list[Path]:
@@ -168,14 +173,21 @@ class AnnotatedVideoSink:
         self.video.abort()
 
 
-def write_results(sinks: list[ResultSink], frames_and_results: list[tuple[Frame, FrameResult]]) -> list[Path]:
-    """Feed every (frame, result) to every sink and close them; on any error abort them all."""
-    try:
-        for frame, result in frames_and_results:
-            for sink in sinks:
-                sink.write(frame, result)
-        return [p for sink in sinks for p in sink.close()]
-    except BaseException:
-        for sink in sinks:
-            sink.abort()
-        raise
+def track_sinks(
+    out_dir: Path,
+    name: str,
+    formats: list[str],
+    filt: OutputFilter,
+    render: Path | None = None,
+    size_fps: tuple[int, int, float] = (0, 0, 0.0),
+) -> list[ResultSink]:
+    """The outputs of one tracked source: ``out_dir/<format>/<name>.json``, ``out_dir/tracks/<name>.json``
+    (poses below ``filt.min_box_score`` left out of both) and, with ``render``, the annotated video
+    of ``size_fps`` (width, height, frame rate)."""
+    sinks: list[ResultSink] = [
+        PoseTrackSink(out_dir, name, formats, filt),
+        TracksSink(out_dir / "tracks" / f"{name}.json", filt.min_box_score),
+    ]
+    if render is not None:
+        sinks.append(AnnotatedVideoSink(Path(render), *size_fps))
+    return sinks

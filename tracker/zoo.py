@@ -54,16 +54,16 @@ class ModelEntry:
     """One named model. ``sha256`` is the full hash or the published prefix of it.
 
     ``archive_member``: for a zip download, the member (its name's ending) extracted as the model
-    file ``file``; the zip itself is cached as ``archive``. Pose entries also carry ``arch``,
-    ``input_size`` (H, W) and ``layout``; detectors ``input_size`` and ``normalize`` (mmdet's
-    mean/std on the BGR input, as RTMDet needs; YOLOX takes raw 0-255).
+    file ``file``; the zip itself is cached as ``archive`` (default: the URL's last part). Pose
+    entries also carry ``arch``, ``input_size`` (H, W) and ``layout``; detectors ``input_size`` and
+    ``normalize`` (mmdet's mean/std on the BGR input, as RTMDet needs; YOLOX takes raw 0-255).
     """
 
     name: str
     kind: str  # "pose", "detector" or "backbone"
     url: str | None  # None: bundled with hrtrack, at ``file`` (an absolute path)
-    file: str
     sha256: str
+    file: str = ""  # the cached file name; default: the URL's last part
     size: int | None = None
     licence: str = ""
     source: str = ""
@@ -74,6 +74,15 @@ class ModelEntry:
     archive: str | None = None
     archive_member: str | None = None
     normalize: bool = True
+
+    def __post_init__(self) -> None:
+        if self.url is None:
+            return
+        base = self.url.rsplit("/", 1)[-1]
+        if self.archive_member and not self.archive:  # a zip: cached under its URL name, the member extracted
+            object.__setattr__(self, "archive", base)
+        if not self.file:
+            object.__setattr__(self, "file", base)
 
     @property
     def full_hash(self) -> bool:
@@ -90,7 +99,6 @@ _ENTRIES = (
         "hrnet_w32_coco_256x192",
         "pose",
         f"{_MMPOSE}/top_down/hrnet/hrnet_w32_coco_256x192-c78dce93_20200708.pth",
-        "hrnet_w32_coco_256x192-c78dce93_20200708.pth",
         "c78dce93",
         licence=_MMPOSE_LICENCE,
         source="mmpose (HRNet, Sun et al. 2019), trained on COCO train2017",
@@ -103,7 +111,6 @@ _ENTRIES = (
         "hrnet_w48_coco_384x288",
         "pose",
         f"{_MMPOSE}/top_down/hrnet/hrnet_w48_coco_384x288-314c8528_20200708.pth",
-        "hrnet_w48_coco_384x288-314c8528_20200708.pth",
         "314c8528",
         licence=_MMPOSE_LICENCE,
         source="mmpose (HRNet, Sun et al. 2019), trained on COCO train2017",
@@ -116,7 +123,6 @@ _ENTRIES = (
         "hrnet_w32_posetrack18_256x192",
         "pose",
         f"{_MMPOSE}/top_down/hrnet/hrnet_w32_posetrack18_256x192-1ee951c4_20201028.pth",
-        "hrnet_w32_posetrack18_256x192-1ee951c4_20201028.pth",
         "1ee951c4",
         licence=_MMPOSE_LICENCE + "; trained on PoseTrack18 (research-only data terms)",
         source="mmpose: COCO pre-trained, fine-tuned on PoseTrack18",
@@ -129,7 +135,6 @@ _ENTRIES = (
         "hrnet_w48_posetrack18_384x288",
         "pose",
         f"{_MMPOSE}/top_down/hrnet/hrnet_w48_posetrack18_384x288-5fd6d3ff_20211130.pth",
-        "hrnet_w48_posetrack18_384x288-5fd6d3ff_20211130.pth",
         "5fd6d3ff",
         licence=_MMPOSE_LICENCE + "; trained on PoseTrack18 (research-only data terms)",
         source="mmpose: COCO pre-trained, fine-tuned on PoseTrack18 (the HRNet paper's setting)",
@@ -142,9 +147,8 @@ _ENTRIES = (
         "demo_synth_w16",
         "pose",
         None,
-        str(DEMO_FILE),
         "",
-        size=None,
+        file=str(DEMO_FILE),
         licence="MIT (this project)",
         source="hrtrack: trained on the synthetic world only (scripts/train_demo_model.sh)",
         arch="hrnet_w16",
@@ -156,7 +160,6 @@ _ENTRIES = (
         "hrnet_w32_imagenet",
         "backbone",
         f"{_MMPOSE}/pretrain_models/hrnet_w32-36af842e.pth",
-        "hrnet_w32-36af842e.pth",
         "36af842e",
         licence="MIT (HRNet-Image-Classification), mirrored by mmpose",
         source="ImageNet-pretrained HRNet-W32 backbone for hrtrack train",
@@ -166,7 +169,6 @@ _ENTRIES = (
         "hrnet_w48_imagenet",
         "backbone",
         f"{_MMPOSE}/pretrain_models/hrnet_w48-8ef0771d.pth",
-        "hrnet_w48-8ef0771d.pth",
         "8ef0771d",
         licence="MIT (HRNet-Image-Classification), mirrored by mmpose",
         source="ImageNet-pretrained HRNet-W48 backbone for hrtrack train",
@@ -176,8 +178,8 @@ _ENTRIES = (
         "rtmdet_nano_person",
         "detector",
         _RTMDET_URL,
-        "rtmdet_nano_person.onnx",
         "b8585adb6d1352796f6e86337e09c3459b830645a7e7192d9381670bea2facbd",
+        file="rtmdet_nano_person.onnx",
         size=4_012_393,
         licence="Apache-2.0",
         source="mmpose RTMPose deploy example (mmdeploy end2end export of RTMDet-nano, person)",
@@ -187,12 +189,11 @@ _ENTRIES = (
         "yolox_tiny_humanart",
         "detector",
         f"{_YOLOX_ZIP}/yolox_tiny_8xb8-300e_humanart-6f3252f9.zip",
-        "yolox_tiny_humanart.onnx",
         "6f3252f9",
+        file="yolox_tiny_humanart.onnx",
         licence="Apache-2.0",
         source="mmpose RTMPose ONNX SDK: YOLOX-tiny trained on HumanArt (mmdeploy end2end)",
         input_size=(416, 416),
-        archive="yolox_tiny_8xb8-300e_humanart-6f3252f9.zip",
         archive_member="end2end.onnx",
         normalize=False,
     ),
@@ -200,12 +201,11 @@ _ENTRIES = (
         "yolox_m_humanart",
         "detector",
         f"{_YOLOX_ZIP}/yolox_m_8xb8-300e_humanart-c2c7a14a.zip",
-        "yolox_m_humanart.onnx",
         "c2c7a14a",
+        file="yolox_m_humanart.onnx",
         licence="Apache-2.0",
         source="mmpose RTMPose ONNX SDK: YOLOX-m trained on HumanArt (mmdeploy end2end)",
         input_size=(640, 640),
-        archive="yolox_m_8xb8-300e_humanart-c2c7a14a.zip",
         archive_member="end2end.onnx",
         normalize=False,
     ),
@@ -213,12 +213,11 @@ _ENTRIES = (
         "yolox_x_humanart",
         "detector",
         f"{_YOLOX_ZIP}/yolox_x_8xb8-300e_humanart-a39d44ed.zip",
-        "yolox_x_humanart.onnx",
         "a39d44ed",
+        file="yolox_x_humanart.onnx",
         licence="Apache-2.0",
         source="mmpose RTMPose ONNX SDK: YOLOX-x trained on HumanArt (mmdeploy end2end)",
         input_size=(640, 640),
-        archive="yolox_x_8xb8-300e_humanart-a39d44ed.zip",
         archive_member="end2end.onnx",
         normalize=False,
     ),
@@ -244,8 +243,12 @@ def offline() -> bool:
 
 def _entry_from_json(obj: object, source: str) -> ModelEntry:
     known = {f.name for f in fields(ModelEntry)}
-    if not isinstance(obj, dict) or not {"name", "kind", "file", "sha256"} <= obj.keys():
-        raise ZooError(f"{source}: each entry needs at least name, kind, file and sha256")
+    if (
+        not isinstance(obj, dict)
+        or not {"name", "kind", "sha256"} <= obj.keys()
+        or not (obj.get("url") or obj.get("file"))
+    ):
+        raise ZooError(f"{source}: each entry needs at least name, kind, sha256, and a url or a file")
     unknown = set(obj) - known
     if unknown:
         raise ZooError(f"{source}: entry {obj['name']!r}: unknown field {sorted(unknown)[0]!r}")
@@ -271,20 +274,19 @@ def zoo() -> dict[str, ModelEntry]:
     return table
 
 
-def get(name: str, kind: str | None = None) -> ModelEntry:
-    """The entry called ``name`` (of ``kind``, if given); a one-line error listing the names otherwise."""
-    table = zoo()
-    entry = table.get(name)
-    if entry is None or (kind is not None and entry.kind != kind):
-        names = ", ".join(n for n, e in table.items() if kind is None or e.kind == kind)
-        raise ZooError(f"{name}: not a model{'' if kind is None else ' of kind ' + kind} in the zoo ({names})")
-    return entry
-
-
 def lookup(name: str, kind: str | None = None) -> ModelEntry | None:
     """The entry called ``name`` of ``kind``, or None (a path or a spec, not a zoo name)."""
     entry = zoo().get(name)
     return entry if entry is not None and (kind is None or entry.kind == kind) else None
+
+
+def get(name: str, kind: str | None = None) -> ModelEntry:
+    """The entry called ``name`` (of ``kind``, if given); a one-line error listing the names otherwise."""
+    entry = lookup(name, kind)
+    if entry is None:
+        names = ", ".join(n for n, e in zoo().items() if kind is None or e.kind == kind)
+        raise ZooError(f"{name}: not a model{'' if kind is None else ' of kind ' + kind} in the zoo ({names})")
+    return entry
 
 
 def match_file(path: str | os.PathLike[str], kind: str | None = None) -> ModelEntry | None:
