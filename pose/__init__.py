@@ -23,7 +23,7 @@ _WHERE = {
     "COCO_FLIP_PAIRS": "pose.decode",
     "decode_heatmaps": "pose.decode",
     "PoseEstimator": "pose.estimator",
-    "parse_input_size": "pose.estimator",
+    "parse_input_size": "pose.specs",
     "person_scores": "pose.estimator",
     "fold_batchnorm": "pose.fold",
     "prepare_for_inference": "pose.fold",

@@ -32,17 +32,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 JOINT_SCORE_THRESHOLD = 0.2  # joints above it count in the person score
 
 
-def parse_input_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` (height x width, the HRNet convention) -> (height, width)."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise HrtrackError(f"input size must look like 256x192 (height x width), got {text!r}")
-    h, w = int(parts[0]), int(parts[1])
-    if h % 32 or w % 32:
-        raise HrtrackError(f"input size {text!r}: height and width must be multiples of 32 (HRNet's 4 resolutions)")
-    return h, w
-
-
 def _as_rgb(image: np.ndarray, channel_order: str) -> np.ndarray:
     """Validate an image and return it as contiguous (H,W,3) uint8 RGB."""
     if not isinstance(image, np.ndarray):

@@ -6,11 +6,20 @@ crash) never sees half a file, and an earlier good file survives a failed write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pose.errors import HrtrackError
 
 
 def default_mode() -> int:
@@ -40,3 +49,219 @@ def atomic_write_json(obj: Any, path: str | os.PathLike[str], compact: bool = Fa
     """Write ``obj`` as json atomically (NaN is refused: convert it to null first)."""
     separators = (",", ":") if compact else None
     return atomic_write(path, json.dumps(obj, allow_nan=False, separators=separators))
+
+
+# ----------------------------------------------------------------------------- planned outputs
+
+
+class OutputError(HrtrackError):
+    """An output path that cannot be written (a folder in the way, no permission, a collision)."""
+
+
+_ACTIVE: set[OutputPlan] = set()
+
+
+class OutputPlan:
+    """Every file (or folder) a run writes, checked before any work and committed together.
+
+    1. :meth:`add` each output while the options are read: the path is checked (not a folder, no
+       file in the way of its folder, its folder writable, not also an input, not planned twice),
+       and nothing is created;
+    2. writers write to :meth:`temp` (a hidden name beside the output, same suffix), which creates
+       the missing folders, remembered;
+    3. :meth:`commit` renames every temp over its output (signals held off meanwhile); an output
+       folder replaces the earlier folder of that name whole;
+    4. on any failure, and on SIGINT/SIGTERM (``hrtrack`` turns both into KeyboardInterrupt),
+       :meth:`abort` removes the temps and the folders it made: earlier files stay untouched.
+
+    Use as a context manager: the block's success commits, an exception aborts.
+    """
+
+    def __init__(self, inputs: Iterable[str | os.PathLike[str] | None] = ()) -> None:
+        self.inputs = {_key(Path(p)): Path(p) for p in inputs if p}
+        self.targets: dict[str, _Target] = {}
+        self.created: list[Path] = []
+        self.scratch: list[Path] = []
+        self._probed: dict[Path, str | None] = {}
+        _ACTIVE.add(self)
+
+    def add(
+        self,
+        path: str | os.PathLike[str],
+        option: str = "",
+        *,
+        folder: bool = False,
+        suffixes: tuple[str, ...] = (),
+        temp: str | os.PathLike[str] | None = None,
+    ) -> Path:
+        """Plan the output ``path`` (``option``: what the user gave it with, for messages).
+
+        ``suffixes``: the allowed endings (lower case, with the dot); ``temp``: where the writer
+        writes instead of the default hidden name (e.g. inside :meth:`workdir`). Planning the
+        same path again with the same option is a no-op."""
+        path = Path(path)
+        what = f"{option} {path}" if option else str(path)
+        key = _key(path)
+        if key in self.targets:
+            if self.targets[key].option == option:
+                return path
+            raise OutputError(f"{what}: also written by {self.targets[key].option or 'another output'}")
+        if key in self.inputs:
+            raise OutputError(f"{what}: is also an input of this run (refusing to overwrite it)")
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise OutputError(f"{what}: must end in {' or '.join(suffixes)}")
+        if not path.name or path.name in (".", ".."):
+            raise OutputError(f"{what}: not a file name")
+        if path.is_dir() and not folder:
+            raise OutputError(f"{what}: is a folder")
+        if path.exists() and folder and not path.is_dir():
+            raise OutputError(f"{what}: exists and is not a folder")
+        parent = path.parent
+        while not parent.exists():
+            if parent.is_symlink():
+                raise OutputError(f"{what}: {parent} is a broken link")
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputError(f"{what}: {parent} exists and is not a folder")
+        problem = self._probe(parent)
+        if problem:
+            raise OutputError(f"{what}: cannot write into {parent} ({problem})")
+        self.targets[key] = _Target(path, option, folder, Path(temp) if temp else None)
+        return path
+
+    def _probe(self, folder: Path) -> str | None:
+        """Why nothing can be created in ``folder`` (None: it can); tried once per folder."""
+        if folder not in self._probed:
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".hrtrack-probe.", dir=folder)
+                os.close(fd)
+                os.unlink(tmp)
+                self._probed[folder] = None
+            except OSError as e:
+                self._probed[folder] = e.strerror or type(e).__name__
+        return self._probed[folder]
+
+    def temp(self, path: str | os.PathLike[str]) -> Path:
+        """Where the writer of the planned output ``path`` writes (its folders created)."""
+        target = self.targets.get(_key(Path(path)))
+        if target is None:
+            raise KeyError(f"{path} is not a planned output")
+        if target.temp is None:
+            token = uuid.uuid4().hex[:8]
+            target.temp = target.path.parent / f".{target.path.name}.{token}.tmp{target.path.suffix}"
+        self._mkdirs(target.temp.parent)
+        if target.folder:
+            self._mkdirs(target.temp)
+        return target.temp
+
+    def workdir(self, near: str | os.PathLike[str]) -> Path:
+        """A scratch folder beside ``near`` (removed at commit or abort): several outputs can be
+        staged there under their own names with ``add(..., temp=workdir / name)``."""
+        near = Path(near)
+        self._mkdirs(near.parent)
+        work = Path(tempfile.mkdtemp(prefix=f".{near.name}.", suffix=".tmp", dir=near.parent))
+        self.scratch.append(work)
+        return work
+
+    def _mkdirs(self, folder: Path) -> None:
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for f in reversed(missing):
+            f.mkdir()
+            self.created.append(f)
+
+    def commit(self) -> list[Path]:
+        """Rename every written temp over its output; returns the outputs written, in plan order."""
+        written = []
+        with _signals_held():
+            for target in self.targets.values():
+                if target.temp is None or not (target.temp.exists() or target.temp.is_symlink()):
+                    continue
+                self._mkdirs(target.path.parent)
+                if target.folder and target.path.is_dir():
+                    old = target.path.with_name(f".{target.path.name}.{uuid.uuid4().hex[:8]}.old")
+                    os.replace(target.path, old)
+                    os.replace(target.temp, target.path)
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    if not target.folder:
+                        os.chmod(target.temp, default_mode())
+                    os.replace(target.temp, target.path)
+                written.append(target.path)
+            self._remove_scratch()
+            self.created = []
+        _ACTIVE.discard(self)
+        return written
+
+    def abort(self) -> None:
+        """Remove every temp and every folder this plan created; earlier files stay as they were."""
+        for target in self.targets.values():
+            if target.temp is not None:
+                _remove(target.temp)
+        self._remove_scratch()
+        for folder in reversed(self.created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: something else may have been put there meanwhile
+        self.created = []
+        _ACTIVE.discard(self)
+
+    def _remove_scratch(self) -> None:
+        for work in self.scratch:
+            shutil.rmtree(work, ignore_errors=True)
+        self.scratch = []
+
+    def __enter__(self) -> OutputPlan:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+@dataclass
+class _Target:
+    path: Path
+    option: str
+    folder: bool
+    temp: Path | None = None
+
+
+def abort_active_plans() -> None:
+    """Abort every plan not yet committed (the last line of defence of ``hrtrack``'s main)."""
+    for plan in list(_ACTIVE):
+        plan.abort()
+
+
+def _key(path: Path) -> str:
+    """One spelling per file: absolute, with the existing part of the path resolved."""
+    path = Path(os.path.abspath(path))
+    head, tail = path, []
+    while not head.exists() and head.parent != head:
+        tail.append(head.name)
+        head = head.parent
+    return str(head.resolve().joinpath(*reversed(tail)))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (so a commit is never half done)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

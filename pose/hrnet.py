@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from pose.errors import HrtrackError
+from pose.specs import parse_arch
 
 BN_MOMENTUM = 0.1
 
@@ -199,19 +200,6 @@ class PoseHighResolutionNet(nn.Module):
             for module in getattr(self, f"stage{s}"):
                 xs = module(xs)
         return self.final_layer(xs[0])
-
-
-ARCHS = {"hrnet_w32": 32, "hrnet_w48": 48}
-
-
-def parse_arch(name: str) -> int:
-    """Width C of an architecture name such as ``hrnet_w32``, ``hrnet_w48`` or ``hrnet_w8``."""
-    if name in ARCHS:
-        return ARCHS[name]
-    prefix = "hrnet_w"
-    if name.startswith(prefix) and name[len(prefix) :].isdigit() and int(name[len(prefix) :]) > 0:
-        return int(name[len(prefix) :])
-    raise HrtrackError(f"unknown architecture {name!r}: expected hrnet_w32, hrnet_w48 or hrnet_wC")
 
 
 def build_model(name: str = "hrnet_w32", num_joints: int = 17) -> PoseHighResolutionNet:

@@ -15,7 +15,7 @@ from flow import make_flow
 from flow.base import FlowMethod
 from pose.checkpoint import load_checkpoint
 from pose.errors import HrtrackError
-from pose.estimator import PoseEstimator, parse_input_size
+from pose.estimator import PoseEstimator
 from pose.hrnet import build_model
 from tracker import zoo
 from tracker.detectors import make_detector
@@ -128,7 +128,7 @@ def resolve_device(spec: str) -> str:
 def run_track(args: argparse.Namespace) -> int:
     """Run the pipeline for the parsed ``track`` options; returns the exit status."""
     device = resolve_device(args.device)
-    size = parse_input_size(args.input_size) if args.input_size else None
+    size = args.input_size
     source = open_source(args.source, args.images_root)
     progress = not args.quiet
     flow = make_flow(args.flow, args.flow_max_side, device)

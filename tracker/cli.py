@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
+import re
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pose.errors import HrtrackError
 
@@ -25,6 +30,229 @@ POSE_BENCH_MODES = ("plain", "optimized", "compiled", "bf16", "bf16-compiled")
 DIFFICULTIES = ("easy", "medium", "hard")
 ASSOCIATIONS = ("flow-oks", "oks", "iou")
 LAYOUTS = ("coco", "posetrack18")
+
+
+# ----------------------------------------------------------------------------- option types
+# Every option's type and range is declared once, here: argparse calls these while it reads the
+# command line, so nothing runs on a bad value, and the message names the option as typed.
+
+
+class UsageError(HrtrackError):
+    """A bad command line (argparse's complaint, as one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``--box-nms: must be ...``, raised, not printed with usage."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.match(r"argument ([^:]+): (.*)", message, re.S)
+        if match:
+            names = match.group(1).split("/")
+            option, what = next((n for n in names if n.startswith("--")), names[0]), match.group(2)
+            if what.startswith(_PATH):  # a file problem: "--gt FILE: ..." (positional: "FILE: ...")
+                message = f"{option} {what[1:]}" if option.startswith("-") else what[1:]
+            else:
+                message = f"{option}: {what}"
+        raise UsageError(message)
+
+
+_PATH = "\0"  # marks a message about a path, which names the path itself
+
+
+def _fail(text: str, what: str) -> NoReturn:
+    raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
+
+
+def _fail_path(text: str, what: str) -> NoReturn:
+    raise argparse.ArgumentTypeError(f"{_PATH}{text}: {what}")
+
+
+def number(kind: type = float, lo: float | None = None, hi: float | None = None, above: bool = False) -> Callable:
+    """An argparse type: an int or a finite float in ``[lo, hi]`` (``above``: strictly above ``lo``)."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            _fail(text, f"expected {noun}")
+        if kind is float and not math.isfinite(value):
+            _fail(text, "expected a finite number")
+        if lo is not None and hi is not None and not above and not lo <= value <= hi:
+            _fail(text, f"must be between {lo:g} and {hi:g}")
+        if lo is not None and (value <= lo if above else value < lo):
+            _fail(text, f"must be {'above' if above else 'at least'} {lo:g}")
+        if hi is not None and value > hi:
+            _fail(text, f"must be at most {hi:g}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+PROBABILITY = number(float, 0.0, 1.0)
+POSITIVE = number(int, 1)
+COUNT = number(int, 0)
+
+
+def _checked(convert: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from a converter raising HrtrackError (its message becomes the option's)."""
+
+    def parse(text: str) -> object:
+        try:
+            return convert(text)
+        except HrtrackError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = getattr(convert, "__name__", "value")
+    return parse
+
+
+def _device_spec(text: str, auto: bool = True) -> str:
+    """``auto`` (if allowed), ``cpu``, ``cuda`` or ``cuda:N``; CUDA only when this machine has it."""
+    match = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if text == "cpu" or (auto and text == "auto"):
+        return text
+    if not match:
+        _fail(text, "use " + ("auto, " if auto else "") + "cpu or cuda[:N]")
+    import torch
+
+    if not torch.cuda.is_available():
+        _fail(text, "no CUDA device is available on this machine (use cpu)")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        _fail(text, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return text
+
+
+def _name(text: str) -> str:
+    """A sequence name for output files: no folder separators, not empty, not . or .."""
+    if not text or text in (".", "..") or any(c in text for c in "/\\\0") or len(text) > 200:
+        _fail(text, "a name must be a plain file name (no / or \\, not . or .., at most 200 characters)")
+    return text
+
+
+def _existing(kind: str = "any") -> Callable[[str], Path]:
+    """An argparse type: a path that exists (``file``, ``folder`` or ``any``)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if kind == "file" and not path.is_file():
+            _fail_path(text, "is a folder, not a file" if path.is_dir() else "no such file")
+        if kind == "folder" and not path.is_dir():
+            _fail_path(text, "is not a folder" if path.exists() else "no such folder")
+        if not path.exists():
+            _fail_path(text, "no such file or folder")
+        return path
+
+    parse.__name__ = kind
+    return parse
+
+
+def _suffix(*suffixes: str) -> Callable[[str], Path]:
+    """An argparse type: an output path ending in one of ``suffixes`` (written as that format)."""
+
+    def parse(text: str) -> Path:
+        if Path(text).suffix.lower() not in suffixes:
+            _fail_path(text, f"must end in {' or '.join(suffixes)} (the format written)")
+        return Path(text)
+
+    return parse
+
+
+def _device_type(text: str) -> str:
+    return _device_spec(text, auto=True)
+
+
+def _device_type_no_auto(text: str) -> str:
+    return _device_spec(text, auto=False)
+
+
+def _input_size(text: str) -> tuple[int, int]:
+    from pose.specs import parse_input_size
+
+    return _checked(parse_input_size)(text)  # type: ignore[return-value]
+
+
+def _arch(text: str) -> str:
+    from pose.specs import parse_arch
+
+    _checked(parse_arch)(text)
+    return text
+
+
+def _flow_spec(text: str) -> str:
+    """``dis[:PRESET]``, ``farneback``, ``ptlflow:MODEL[:CHECKPOINT]`` or ``none``."""
+    kind, _, rest = text.partition(":")
+    presets = ("ultrafast", "fast", "medium")
+    if kind == "dis" and rest in ("", *presets):
+        return text
+    if kind in ("farneback", "none") and not rest:
+        return text
+    if kind == "ptlflow" and rest.partition(":")[0]:
+        return text
+    if kind == "dis":
+        _fail(text, f"unknown DIS preset; use dis, dis:{', dis:'.join(presets)}")
+    _fail(text, "use dis[:PRESET], farneback, ptlflow:MODEL:CHECKPOINT or none")
+
+
+def _detector_spec(text: str) -> str:
+    """A zoo detector, ``onnx:PATH``, ``json:PATH``, ``gt:ANNOTATION`` (existing files) or ``hog``."""
+    from tracker import zoo
+
+    if zoo.lookup(text, "detector") is not None or text == "hog":
+        return text
+    kind, _, arg = text.partition(":")
+    if kind in ("onnx", "json", "gt") and arg:
+        if not Path(arg).is_file():
+            _fail_path(arg, "no such file")
+        return text
+    names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "detector")
+    _fail(text, f"use a zoo detector ({names}), onnx:PATH, json:PATH, gt:ANNOTATION or hog")
+
+
+def _pose_weights(text: str) -> str:
+    """A zoo pose model name or an existing checkpoint file."""
+    from tracker import zoo
+
+    if zoo.lookup(text, "pose") is not None or Path(text).is_file():
+        return text
+    if Path(text).is_dir():
+        _fail_path(text, "is a folder, not a checkpoint file")
+    names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "pose")
+    _fail(text, f"neither a checkpoint file nor a zoo pose model ({names})")
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` for ``synth --size``: 32 to 4096 pixels a side."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        _fail(text, "expected WIDTHxHEIGHT, e.g. 640x360")
+    w, h = int(parts[0]), int(parts[1])
+    if not (32 <= w <= 4096 and 32 <= h <= 4096):
+        _fail(text, "width and height must be 32 to 4096 pixels")
+    return w, h
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """Comma-separated positive integers (``bench pose --batch 1,8``)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        _fail(text, "expected comma-separated integers, e.g. 1,8")
+    if not values or min(values) < 1 or max(values) > 1024:
+        _fail(text, "batch sizes must be 1 to 1024")
+    return values
+
+
+def _choice_list(choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        values = tuple(text.split(","))
+        bad = [v for v in values if v not in choices]
+        if bad:
+            _fail(text, f"unknown {bad[0]!r}; use a comma-separated list of " + ", ".join(choices))
+        return values
+
+    return parse
 
 
 # ----------------------------------------------------------------------------- shared option groups
@@ -35,7 +263,9 @@ def _device(p: argparse.ArgumentParser, default: str | None = "cpu", what: str =
         text = "auto (CUDA when available, default), cpu or cuda[:N]"
     else:
         text = "cpu or cuda" + (f" (default: {default})" if default else "")
-    p.add_argument("--device", default=default, help=text + what)
+    p.add_argument(
+        "--device", default=default, type=_device_type if default == "auto" else _device_type_no_auto, help=text + what
+    )
 
 
 def _network(p: argparse.ArgumentParser, arch: str | None = "hrnet_w32", size: str | None = "256x192") -> None:
@@ -43,12 +273,14 @@ def _network(p: argparse.ArgumentParser, arch: str | None = "hrnet_w32", size: s
     p.add_argument(
         "--arch",
         default=arch,
+        type=_arch,
         help="hrnet_w32, hrnet_w48 or hrnet_wC"
         + (f" (default {arch})" if arch else " (implied by a zoo model; else hrnet_w32)"),
     )
     p.add_argument(
         "--input-size",
         default=size,
+        type=_input_size,
         help="network input HxW" + (f" (default {size})" if size else " (implied by a zoo model; else 256x192)"),
     )
 
@@ -56,9 +288,13 @@ def _network(p: argparse.ArgumentParser, arch: str | None = "hrnet_w32", size: s
 def _synth_set(p: argparse.ArgumentParser, sequences: int | None, frames: int, seed: int) -> None:
     """Which synthetic set: ``--sequences``, ``--frames``, ``--seed``, ``--difficulty``."""
     if sequences is not None:
-        p.add_argument("--sequences", type=int, default=sequences, help=f"sequences (default {sequences})")
-    p.add_argument("--frames", type=int, default=frames, help=f"frames per sequence (default {frames})")
-    p.add_argument("--seed", type=int, default=seed, help=f"seed of the set (default {seed})")
+        p.add_argument(
+            "--sequences", type=number(int, 1, 10000), default=sequences, help=f"sequences (default {sequences})"
+        )
+    p.add_argument(
+        "--frames", type=number(int, 2, 100000), default=frames, help=f"frames per sequence (default {frames})"
+    )
+    p.add_argument("--seed", type=number(int, 0, 2**63 - 1), default=seed, help=f"seed of the set (default {seed})")
     p.add_argument("--difficulty", default="medium", choices=DIFFICULTIES, help="default medium")
 
 
@@ -74,10 +310,13 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         description="Detect, propagate by optical flow, estimate poses with HRNet and link them by "
         "flow-based OKS (FlowTrack). Writes PoseTrack json and a per-track export.",
     )
-    p.add_argument("source", help="video file, folder of frames, or PoseTrack annotation json")
-    p.add_argument("--images-root", help="folder the annotation's image names are relative to")
+    p.add_argument("source", type=_existing(), help="video file, folder of frames, or PoseTrack annotation json")
+    p.add_argument(
+        "--images-root", type=_existing("folder"), help="folder the annotation's image names are relative to"
+    )
     p.add_argument(
         "--weights",
+        type=_pose_weights,
         help="pose model: a zoo name (hrtrack models; fetched on first use) or an HRNet checkpoint file "
         f"(official, training or mmpose format); default {zoo.DEFAULT_POSE_CPU} on the CPU, "
         f"{zoo.DEFAULT_POSE_GPU} on a GPU",
@@ -92,17 +331,32 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--detector",
         default=zoo.DEFAULT_DETECTOR,
+        type=_detector_spec,
         help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH, "
         "gt:ANNOTATION or hog (weak)",
     )
-    p.add_argument("--det-threshold", type=float, help="detector score threshold (detector default if unset)")
-    p.add_argument("--flow", default="dis", help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)")
-    p.add_argument("--flow-max-side", type=int, default=512, help="flow working resolution, longer side (512)")
+    p.add_argument("--det-threshold", type=PROBABILITY, help="detector score threshold (detector default if unset)")
+    p.add_argument(
+        "--flow",
+        default="dis",
+        type=_flow_spec,
+        help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)",
+    )
+    p.add_argument(
+        "--flow-max-side",
+        type=number(int, 16, 8192),
+        default=512,
+        help="flow working resolution, longer side (512)",
+    )
     p.add_argument("--assoc", default="flow-oks", choices=ASSOCIATIONS, help="association (default flow-oks)")
     p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
-    p.add_argument("--box-nms", type=float, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
-    p.add_argument("--pose-nms", type=float, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)")
-    p.add_argument("--queue", type=int, default=5, help="frames a lost track is remembered (L_Q, default 5)")
+    p.add_argument("--box-nms", type=PROBABILITY, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
+    p.add_argument(
+        "--pose-nms", type=PROBABILITY, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)"
+    )
+    p.add_argument(
+        "--queue", type=number(int, 0, 10000), default=5, help="frames a lost track is remembered (L_Q, default 5)"
+    )
     p.add_argument(
         "--single-stage",
         action="store_true",
@@ -114,14 +368,16 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep a propagated pose and a detection of the same person apart (default: folded into one)",
     )
-    p.add_argument("--min-box-score", type=float, default=0.5, help="person score to write a pose (0.5)")
-    p.add_argument("--min-joint-score", type=float, default=0.4, help="score to write a joint (0.4)")
+    p.add_argument("--min-box-score", type=PROBABILITY, default=0.5, help="person score to write a pose (0.5)")
+    p.add_argument("--min-joint-score", type=PROBABILITY, default=0.4, help="score to write a joint (0.4)")
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
     p.add_argument("--out", default="out/track", help="output folder (default out/track)")
-    p.add_argument("--name", help="sequence name for the output files (default: the source's name)")
-    p.add_argument("--render", metavar="OUT.mp4", help="also write an annotated H.264 video of the results")
+    p.add_argument("--name", type=_name, help="sequence name for the output files (default: the source's name)")
+    p.add_argument(
+        "--render", type=_suffix(".mp4"), metavar="OUT.mp4", help="also write an annotated H.264 video of the results"
+    )
     _device(p, "auto")
-    p.add_argument("--batch-size", type=int, default=32, help="crops per network batch (default 32)")
+    p.add_argument("--batch-size", type=number(int, 1, 4096), default=32, help="crops per network batch (default 32)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
     p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
@@ -139,7 +395,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     _synth_set(p, None, frames=100, seed=7)
-    p.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
+    p.add_argument(
+        "--weights",
+        type=_existing("file"),
+        help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)",
+    )
     _device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func="tracker.demo:run_demo")
@@ -152,9 +412,18 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         description="Score PoseTrack predictions against ground truth: per-sequence json files matched "
         "by name (2017 annolist or 2018 COCO-like, in any combination).",
     )
-    p.add_argument("--gt", required=True, help="folder (or one file) of ground-truth sequence json files")
-    p.add_argument("--pred", required=True, help="folder (or one file) of prediction json files, same names")
-    p.add_argument("--json", metavar="OUT.json", help="also write the results as json (percent, NaN as null)")
+    p.add_argument(
+        "--gt", required=True, type=_existing(), help="folder (or one file) of ground-truth sequence json files"
+    )
+    p.add_argument(
+        "--pred", required=True, type=_existing(), help="folder (or one file) of prediction json files, same names"
+    )
+    p.add_argument(
+        "--json",
+        type=_suffix(".json"),
+        metavar="OUT.json",
+        help="also write the results as json (percent, NaN as null)",
+    )
     p.add_argument("--per-sequence", action="store_true", help="also report every sequence")
     p.add_argument("--allow-missing", action="store_true", help="score a missing prediction file as empty")
     p.set_defaults(func=_cmd_eval)
@@ -168,27 +437,42 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
         "stable per-track colours and ids, optionally with the ground truth, and encode an H.264 mp4 at "
         "the source's frame rate and size (odd sizes padded to even).",
     )
-    p.add_argument("video", metavar="VIDEO", help="video file, folder of frames, or PoseTrack annotation json")
-    p.add_argument("predictions", metavar="PREDICTIONS", help="per-track export json or PoseTrack 2017/2018 json")
-    p.add_argument("-o", "--out", required=True, metavar="OUT.mp4", help="annotated video to write")
-    p.add_argument("--gt", metavar="ANNOTATION", help="also draw this PoseTrack ground truth (thin, white)")
-    p.add_argument("--images-root", metavar="DIR", help="folder the annotation's image names are relative to")
-    p.add_argument("--boxes", action="store_true", help="outline the person boxes")
-    p.add_argument("--trail", type=int, default=0, metavar="N", help="draw each track's last N centres (0: off)")
     p.add_argument(
-        "--joint-threshold", type=float, default=0.3, metavar="T", help="draw joints scoring at least T (0.3)"
+        "video", type=_existing(), metavar="VIDEO", help="video file, folder of frames, or PoseTrack annotation json"
     )
-    p.add_argument("--contact-sheet", metavar="OUT.png", help="also a PNG grid of evenly spaced annotated frames")
+    p.add_argument(
+        "predictions",
+        type=_existing("file"),
+        metavar="PREDICTIONS",
+        help="per-track export json or PoseTrack 2017/2018 json",
+    )
+    p.add_argument(
+        "-o", "--out", required=True, type=_suffix(".mp4"), metavar="OUT.mp4", help="annotated video to write"
+    )
+    p.add_argument(
+        "--gt", type=_existing("file"), metavar="ANNOTATION", help="also draw this PoseTrack ground truth (thin, white)"
+    )
+    p.add_argument(
+        "--images-root",
+        type=_existing("folder"),
+        metavar="DIR",
+        help="folder the annotation's image names are relative to",
+    )
+    p.add_argument("--boxes", action="store_true", help="outline the person boxes")
+    p.add_argument(
+        "--trail", type=number(int, 0, 10000), default=0, metavar="N", help="draw each track's last N centres (0: off)"
+    )
+    p.add_argument(
+        "--joint-threshold", type=PROBABILITY, default=0.3, metavar="T", help="draw joints scoring at least T (0.3)"
+    )
+    p.add_argument(
+        "--contact-sheet",
+        type=_suffix(".png", ".jpg"),
+        metavar="OUT.png",
+        help="also a PNG grid of evenly spaced annotated frames",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="tracker.render:run_render")
-
-
-def _size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` for ``synth --size``."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 640x360, got {text!r}")
-    return int(parts[0]), int(parts[1])
 
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
@@ -201,16 +485,21 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="out/synth", help="output folder (default out/synth)")
     _synth_set(p, sequences=3, frames=100, seed=0)
-    p.add_argument("--people", type=int, help="people per video (default by difficulty: 3/5/8)")
-    p.add_argument("--size", type=_size, default=(640, 360), help="frame WIDTHxHEIGHT (default 640x360)")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
-    p.add_argument("--label-every", type=int, default=1, help="label every k-th frame (PoseTrack val: 4; default 1)")
+    p.add_argument("--people", type=number(int, 1, 100), help="people per video (default by difficulty: 3/5/8)")
+    p.add_argument("--size", type=_frame_size, default=(640, 360), help="frame WIDTHxHEIGHT (default 640x360)")
+    p.add_argument("--fps", type=number(float, 0.0, 1000.0, above=True), default=25.0, help="frame rate (default 25)")
+    p.add_argument(
+        "--label-every",
+        type=number(int, 1, 10000),
+        default=1,
+        help="label every k-th frame (PoseTrack val: 4; default 1)",
+    )
     p.add_argument("--no-video", action="store_true", help="do not write videos/NAME.mp4")
     p.add_argument("--no-frames", action="store_true", help="do not write images/NAME/*.jpg")
-    p.add_argument("--ignore-regions", type=float, help="probability of a crowd ignore region per video")
-    p.add_argument("--det-jitter", type=float, help="detection box jitter (fraction of box size)")
-    p.add_argument("--det-miss", type=float, help="share of detectable people missed")
-    p.add_argument("--det-fp", type=float, help="false-positive detections per frame")
+    p.add_argument("--ignore-regions", type=PROBABILITY, help="probability of a crowd ignore region per video")
+    p.add_argument("--det-jitter", type=number(float, 0.0, 1.0), help="detection box jitter (fraction of box size)")
+    p.add_argument("--det-miss", type=PROBABILITY, help="share of detectable people missed")
+    p.add_argument("--det-fp", type=number(float, 0.0, 100.0), help="false-positive detections per frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func="tracker.synth.generate:run_synth")
 
@@ -233,7 +522,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pth when it exists")
     p.add_argument("--out", help="run folder (default: the config's out_dir)")
-    p.add_argument("--device", choices=["cpu", "cuda"], help="training device (default: the config's)")
+    p.add_argument("--device", type=_device_type_no_auto, help="training device, cpu or cuda (default: the config's)")
     p.set_defaults(func="pose.train.cli:run_train")
 
 
@@ -245,10 +534,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
     pose = kinds.add_parser("pose", help="pose network throughput vs. a single-convolution roofline")
     _network(pose, None, None)
-    pose.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default 1,8)")
+    pose.add_argument("--batch", type=_int_list, default=(1, 8), help="comma-separated batch sizes (default 1,8)")
     pose.add_argument(
         "--modes",
-        default=",".join(POSE_BENCH_MODES),
+        type=_choice_list(POSE_BENCH_MODES),
+        default=POSE_BENCH_MODES,
         help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
         "compiled (+ torch.compile), bf16 and bf16-compiled (the same in bfloat16); default: all",
     )
@@ -258,24 +548,36 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
     track = kinds.add_parser("track", help="per-stage time of the tracking pipeline on a video")
     track.add_argument(
-        "--video", required=True, help="video to track (e.g. ../shared/data/videos/pets2009_campus_480x360_795f.avi)"
+        "--video",
+        required=True,
+        type=_existing("file"),
+        help="video to track (e.g. ../shared/data/videos/pets2009_campus_480x360_795f.avi)",
     )
     _network(track)
-    track.add_argument("--detector", default="rtmdet_nano_person", help="detector spec (default rtmdet_nano_person)")
-    track.add_argument("--flow", default="dis", help="flow spec (default dis)")
-    track.add_argument("--weights", help="HRNet checkpoint (default: random weights of --arch)")
-    track.add_argument("--frames", type=int, help="only the first N frames")
+    track.add_argument(
+        "--detector",
+        default="rtmdet_nano_person",
+        type=_detector_spec,
+        help="detector spec (default rtmdet_nano_person)",
+    )
+    track.add_argument("--flow", default="dis", type=_flow_spec, help="flow spec (default dis)")
+    track.add_argument("--weights", type=_existing("file"), help="HRNet checkpoint (default: random weights of --arch)")
+    track.add_argument("--frames", type=POSITIVE, help="only the first N frames")
     track.add_argument("--bf16", action="store_true", help="network in bfloat16")
     _device(track)
     track.set_defaults(func=_cmd_bench_track)
 
     ev = kinds.add_parser("eval", help="our PoseTrack evaluator on a large synthetic set (vs. poseval)")
-    ev.add_argument("--sequences", type=int, default=50, help="synthetic sequences (default 50)")
-    ev.add_argument("--frames", type=int, default=100, help="frames per sequence (default 100)")
-    ev.add_argument("--people", type=int, default=10, help="at most this many people per sequence (default 10)")
-    ev.add_argument("--seed", type=int, default=0, help="random seed of the synthetic set")
+    ev.add_argument("--sequences", type=number(int, 1, 100000), default=50, help="synthetic sequences (default 50)")
+    ev.add_argument("--frames", type=number(int, 2, 100000), default=100, help="frames per sequence (default 100)")
+    ev.add_argument(
+        "--people", type=number(int, 1, 1000), default=10, help="at most this many people per sequence (default 10)"
+    )
+    ev.add_argument("--seed", type=COUNT, default=0, help="random seed of the synthetic set")
     ev.add_argument("--format", dest="fmt", choices=("2017", "2018"), default="2017", help="file format")
-    ev.add_argument("--repeat", type=int, default=1, help="time our evaluator this many times, keep the best")
+    ev.add_argument(
+        "--repeat", type=number(int, 1, 100), default=1, help="time our evaluator this many times, keep the best"
+    )
     ev.add_argument("--poseval", metavar="PATH", default=None, help="checkout of the official poseval to compare")
     ev.add_argument(
         "--poseval-python",
@@ -292,8 +594,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
     train = kinds.add_parser("train", help="images/s of one training step (CPU, and CUDA when present)")
     _network(train)
-    train.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
-    train.add_argument("--steps", type=int, default=3, help="timed steps (default 3)")
+    train.add_argument("--batch", type=number(int, 1, 1024), default=8, help="batch size (default 8)")
+    train.add_argument("--steps", type=number(int, 1, 10000), default=3, help="timed steps (default 3)")
     _device(train, what="; cpu also times CUDA when present")
     train.set_defaults(func=_cmd_bench_train)
 
@@ -301,9 +603,13 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "synth", help="mAP/MOTA of the demo model on held-out synthetic sequences: GT boxes vs detections, flow"
     )
     _synth_set(synth, sequences=4, frames=60, seed=3000)
-    synth.add_argument("--weights", help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)")
+    synth.add_argument(
+        "--weights",
+        type=_existing("file"),
+        help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)",
+    )
     synth.add_argument("--data", help="keep the generated set and the results in this folder (default: temporary)")
-    synth.add_argument("--json", metavar="OUT.json", help="also write the table as json")
+    synth.add_argument("--json", type=_suffix(".json"), metavar="OUT.json", help="also write the table as json")
     synth.add_argument(
         "--quick", action="store_true", help="only the rows with and without propagation (and the paper's variant)"
     )
@@ -313,10 +619,15 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
-    p.add_argument("checkpoint", help="official HRNet .pth, training checkpoint or mmpose file")
-    p.add_argument("--arch", default="hrnet_w32", help="hrnet_w32, hrnet_w48 or hrnet_wC")
-    p.add_argument("--joints", type=int, default=17, help="number of joints (default 17)")
-    p.add_argument("--export-fp16", metavar="OUT.pth", help="also write the weights as a float16 state_dict")
+    p.add_argument("checkpoint", type=_existing("file"), help="official HRNet .pth, training checkpoint or mmpose file")
+    p.add_argument("--arch", default="hrnet_w32", type=_arch, help="hrnet_w32, hrnet_w48 or hrnet_wC")
+    p.add_argument("--joints", type=number(int, 1, 1000), default=17, help="number of joints (default 17)")
+    p.add_argument(
+        "--export-fp16",
+        type=_suffix(".pth", ".pt"),
+        metavar="OUT.pth",
+        help="also write the weights as a float16 state_dict",
+    )
     p.set_defaults(func=_cmd_weights)
 
 
@@ -337,24 +648,17 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench_pose(args: argparse.Namespace) -> int:
-    from pose.estimator import parse_input_size
-    from pose.hrnet import parse_arch
     from tracker.bench.network import DEFAULT_CASES, PAPER_GMACS, run_pose_bench
 
     cases = DEFAULT_CASES
     if args.arch or args.input_size:
         arch = args.arch or "hrnet_w32"
-        parse_arch(arch)
-        h, w = parse_input_size(args.input_size or "256x192")
+        h, w = args.input_size or (256, 192)
         if (arch, h, w) not in PAPER_GMACS:
             known = ", ".join(f"{a} {hh}x{ww}" for a, hh, ww in PAPER_GMACS)
-            raise HrtrackError(f"no published GMACs for {arch} {h}x{w}; known: {known}")
+            raise UsageError(f"--arch/--input-size: no published GMACs for {arch} {h}x{w}; known: {known}")
         cases = ((arch, h, w),)
-    modes = tuple(args.modes.split(","))
-    for mode in modes:
-        if mode not in POSE_BENCH_MODES:
-            raise HrtrackError(f"unknown mode {mode!r}: use " + ", ".join(POSE_BENCH_MODES))
-    batches = tuple(int(b) for b in args.batch.split(","))
+    modes, batches = args.modes, args.batch
     if args.quick:
         cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
     run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0)
@@ -379,10 +683,9 @@ def _cmd_bench_track(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_train(args: argparse.Namespace) -> int:
-    from pose.estimator import parse_input_size
     from tracker.bench.training import run_train_bench
 
-    run_train_bench(args.device, args.batch, args.steps, args.arch, parse_input_size(args.input_size))
+    run_train_bench(args.device, args.batch, args.steps, args.arch, args.input_size)
     return 0
 
 
@@ -443,9 +746,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hrtrack",
         description="Multi-person 2D pose tracking in video with HRNet and FlowTrack.",
+        epilog="--debug (anywhere on the line) or HRTRACK_DEBUG=1: show third-party messages and tracebacks.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_demo, _add_track, _add_eval, _add_render, _add_synth, _add_train, _add_bench, _add_weights):
@@ -462,24 +766,97 @@ def _resolve(func: object) -> object:
     return func
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup handler runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _quiet_third_party() -> None:
+    """Keep libraries' own chatter off the terminal (``--debug`` shows it): OpenCV's and FFmpeg's
+    log lines, onnxruntime's warnings, Python warnings."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
+    warnings.filterwarnings("ignore")
+    for name in ("ptlflow", "lightning", "pytorch_lightning", "onnxruntime", "ray", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _message(exc: BaseException) -> str:
+    """The first line of an error's message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def debug_requested(argv: Sequence[str]) -> bool:
+    """``--debug`` anywhere on the command line, or ``HRTRACK_DEBUG`` set to anything but 0."""
+    return "--debug" in argv or os.environ.get("HRTRACK_DEBUG", "0") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hrtrack`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``hrtrack`` console script: the one error boundary.
+
+    A problem with the user's input (a bad option, file or model; an unwritable output; too little
+    memory) ends as one line ``hrtrack: error: <option or file>: <what>`` on stderr with exit status 2,
+    and no output of the run is left behind; SIGINT and SIGTERM clean up the same way (exit 130 and
+    143). Anything else is a bug: one line with exit status 1, the traceback with ``--debug`` or
+    ``HRTRACK_DEBUG=1``.
+    """
+    from pose.files import abort_active_plans
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested(argv)
+    argv = [a for a in argv if a != "--debug"]
+    if not debug:
+        _quiet_third_party()
+    previous = None
+    if threading_main():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        args = build_parser().parse_args(argv)
         return int(_resolve(args.func)(args))
     except HrtrackError as exc:
-        print(
-            f"hrtrack: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
-            file=sys.stderr,
-        )
+        _report(_message(exc))
         return 2
     except OSError as exc:  # unwritable output folder, disk full, ...: name the file, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"hrtrack: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _report(f"{where}{exc.strerror or _message(exc)}")
         return 2
-    except KeyboardInterrupt:
-        print("hrtrack: interrupted", file=sys.stderr)
-        return 130
+    except MemoryError:
+        _report("out of memory (use smaller inputs, --batch-size or --flow-max-side)")
+        return 2
+    except KeyboardInterrupt as exc:
+        abort_active_plans()
+        name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        print(f"hrtrack: interrupted ({name}); nothing of this run was written", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except Exception as exc:
+        if debug:
+            raise
+        _report(f"internal error ({type(exc).__name__}: {_message(exc)}); rerun with --debug for the traceback")
+        return 1
+    finally:
+        abort_active_plans()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def threading_main() -> bool:
+    """Signal handlers can only be set from the main thread."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _report(text: str) -> None:
+    sys.stdout.flush()
+    print(f"hrtrack: error: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":

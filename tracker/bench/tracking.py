@@ -16,7 +16,6 @@ import torch
 
 from flow import make_flow
 from pose.errors import HrtrackError
-from pose.estimator import parse_input_size
 from tracker.app import load_estimator
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTracker
@@ -27,7 +26,7 @@ from tracker.video import open_source
 def run_track_bench(
     video: str | Path,
     arch: str = "hrnet_w32",
-    input_size: str = "256x192",
+    input_size: tuple[int, int] = (256, 192),
     detector: str = "rtmdet_nano_person",
     flow: str = "dis",
     weights: str | None = None,
@@ -41,7 +40,7 @@ def run_track_bench(
     if not video.exists():
         raise HrtrackError(f"{video}: video not found")
     source = open_source(video)
-    estimator = load_estimator(weights, arch, parse_input_size(input_size), device=device, bf16=bf16)
+    estimator = load_estimator(weights, arch, input_size, device=device, bf16=bf16)
     timer = StageTimer()
     stream = (f for f in source if frames is None or f.index < frames)
     count = 0
@@ -50,7 +49,8 @@ def run_track_bench(
     pose = timer.seconds["pose"]
     rest = sum(v for k, v in timer.seconds.items() if k != "pose")
     echo(
-        f"hrtrack bench track: {video.name}, {arch} {input_size}{' bf16' if bf16 else ''}, detector {detector}, "
+        f"hrtrack bench track: {video.name}, {arch} {input_size[0]}x{input_size[1]}{' bf16' if bf16 else ''}, "
+        f"detector {detector}, "
         f"flow {flow}, {'weights ' + str(weights) if weights else 'random weights'}, torch threads "
         f"{torch.get_num_threads()}"
     )
