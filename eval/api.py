@@ -36,6 +36,17 @@ def _pred_file(gt_file: Path, pred: Path, single: bool) -> Path:
     return pred / gt_file.name
 
 
+def _check_frame_names(gt: Sequence, pred: Sequence, path: Path) -> None:
+    """Frames are paired by position (as poseval does); a prediction frame whose image is another
+    file than the GT frame's at that position (compared by file name, folders aside) is an error."""
+    for k, (g, p) in enumerate(zip(gt.frames, pred.frames, strict=False)):
+        if g.image and p.image and Path(g.image).name != Path(p.image).name:
+            raise EvalError(
+                f"{path}: frame {k} is image {p.image!r} but the ground truth's frame {k} is {g.image!r} "
+                "(frames are paired by position)"
+            )
+
+
 def load_pairs(
     gt: str | os.PathLike, pred: str | os.PathLike, allow_missing: bool = False
 ) -> tuple[list[Sequence], list[Sequence], list[str]]:
@@ -52,7 +63,8 @@ def load_pairs(
         seq = read_sequence(gf)
         pf = _pred_file(gf, pred, gt.is_file())
         if pf.is_file():
-            pseq = read_sequence(pf)
+            pseq = read_sequence(pf, prediction=True)
+            _check_frame_names(seq, pseq, pf)
         elif allow_missing:
             missing.append(gf.name)
             pseq = Sequence(name=seq.name, frames=[Frame(image=f.image, is_labeled=f.is_labeled) for f in seq.frames])

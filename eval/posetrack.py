@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import math
 import os
 from collections.abc import Iterator
 from collections.abc import Sequence as SequenceABC
@@ -425,13 +426,17 @@ def _parse_2018(data: dict, name: str, path: Path) -> Sequence:
     return Sequence(name=name, frames=frames, vid_id=vid_id)
 
 
-def read_sequence(path: str | os.PathLike) -> Sequence:
-    """Read one PoseTrack 2017 or 2018 json file (detected from its keys)."""
+def read_sequence(path: str | os.PathLike, prediction: bool = False) -> Sequence:
+    """Read one PoseTrack 2017 or 2018 json file (detected from its keys).
+
+    ``prediction``: first check every predicted person strictly (:func:`check_prediction`)."""
     path = Path(path)
     data = load_json(path)
     name = path.name.rsplit(".", 1)[0]
     if not isinstance(data, dict):
         raise PoseTrackError(f"{path}: top level is not a json object")
+    if prediction:
+        check_prediction(data, path)
     try:
         if "annolist" in data:
             return _parse_2017(data, name, path)
@@ -440,6 +445,114 @@ def read_sequence(path: str | os.PathLike) -> Sequence:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise PoseTrackError(f"{path}: unexpected PoseTrack structure ({type(e).__name__}: {e})") from None
+
+
+# ----------------------------------------------------------------------------- strict predictions
+# What the official poseval (commit 4258a157) does with each malformed field of a prediction, run on
+# each case: it crashes on a string, null or missing track_id, a track_id of 10000 or more, track ids
+# repeated in a frame, null or string keypoints, string coordinates, a keypoint or scores list of
+# the wrong length, and string scores: each is a clear error here instead. It scores NaN or infinite
+# coordinates as wrong detections and ranks a NaN score highest, keeps 1.5 as a track id of its own,
+# accepts negative track ids and ignores annotations whose image_id is no image of the file: none of
+# these is a meaningful submission, so each is an error here too. Missing scores (poseval: -9999),
+# unknown 2017 joint ids (skipped), persons without annopoints (dropped) and is_labeled are read as
+# poseval reads them.
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_track_id(tid: Any, where: str) -> None:
+    if tid is None:
+        raise PoseTrackError(f"{where}: track_id is missing")
+    if not _is_number(tid) or not math.isfinite(tid) or tid != int(tid):
+        raise PoseTrackError(f"{where}: track_id must be an integer, got {tid!r}")
+    if not 0 <= tid < MAX_TRACK_ID:
+        raise PoseTrackError(f"{where}: track_id must be in [0, {MAX_TRACK_ID}), got {tid!r}")
+
+
+def _check_numbers(values: Any, where: str, field: str, length: int | None = None) -> None:
+    if not isinstance(values, list):
+        raise PoseTrackError(f"{where}: {field} must be a list of numbers, got {type(values).__name__}")
+    if length is not None and len(values) != length:
+        raise PoseTrackError(f"{where}: {field} has {len(values)} values, expected {length}")
+    for k, v in enumerate(values):
+        if not _is_number(v):
+            raise PoseTrackError(f"{where}: {field}[{k}] must be a number, got {v!r}")
+        if not math.isfinite(v):
+            raise PoseTrackError(f"{where}: {field}[{k}] is {v!r}, not a finite number")
+
+
+def _check_ids_unique(ids: list[Any], where: str) -> None:
+    seen = set()
+    for tid in ids:
+        if tid in seen:
+            raise PoseTrackError(f"{where}: track_id {tid!r} is given to two people of this frame")
+        seen.add(tid)
+
+
+def check_prediction(data: dict, path: Path) -> None:
+    """Raise a one-line :class:`PoseTrackError` naming file, frame, person and field on the first
+    malformed predicted person (the choices against poseval are listed above)."""
+    if "annolist" in data:
+        annolist = data["annolist"]
+        for fi, entry in enumerate(annolist if isinstance(annolist, list) else []):
+            if not isinstance(entry, dict):
+                continue  # the reader reports it
+            rects = entry.get("annorect") or []
+            ids = []
+            for pi, rect in enumerate(rects if isinstance(rects, list) else []):
+                where = f"{path}: frame {fi}, person {pi}"
+                if not isinstance(rect, dict):
+                    raise PoseTrackError(f"{where}: not an object")
+                tid = _one(rect.get("track_id"))
+                _check_track_id(tid, where)
+                ids.append(tid)
+                if rect.get("score") is not None:
+                    _check_numbers([_one(rect["score"])], where, "score")
+                if "annopoints" not in rect:
+                    continue
+                aps = rect["annopoints"]
+                if not isinstance(aps, list) or (aps and not isinstance(aps[0], dict)):
+                    raise PoseTrackError(f"{where}: annopoints must be a list holding one {{'point': [...]}} object")
+                points = aps[0].get("point", []) if aps else []
+                if not isinstance(points, list):
+                    raise PoseTrackError(f"{where}: annopoints[0].point must be a list of joints")
+                for k, point in enumerate(points):
+                    if not isinstance(point, dict):
+                        raise PoseTrackError(f"{where}: point {k} is not an object")
+                    for field in ("x", "y") + (("score",) if point.get("score") is not None else ()):
+                        _check_numbers([_one(point.get(field))], where, f"point {k} {field}")
+            _check_ids_unique(ids, f"{path}: frame {fi}")
+        return
+    images = data.get("images")
+    annotations = data.get("annotations")
+    if not isinstance(images, list) or not isinstance(annotations, list):
+        return  # the reader reports it
+    cats = data.get("categories") or []
+    names = cats[0].get("keypoints") if cats and isinstance(cats[0], dict) else None
+    slots = len(names) if isinstance(names, list) and names else 17
+    frame_of = {img.get("id"): fi for fi, img in enumerate(images) if isinstance(img, dict)}
+    ids: dict[Any, list[Any]] = {}
+    for ai, ann in enumerate(annotations):
+        where = f"{path}: annotation {ai}"
+        if not isinstance(ann, dict):
+            raise PoseTrackError(f"{where}: not an object")
+        if ann.get("image_id") not in frame_of:
+            raise PoseTrackError(f"{where}: image_id {ann.get('image_id')!r} is not the id of any image of the file")
+        where = f"{path}: frame {frame_of[ann['image_id']]}, annotation {ai}"
+        _check_track_id(ann.get("track_id"), where)
+        ids.setdefault(ann["image_id"], []).append(ann["track_id"])
+        if "keypoints" not in ann or ann["keypoints"] is None:
+            raise PoseTrackError(f"{where}: keypoints is missing")
+        _check_numbers(ann["keypoints"], where, "keypoints", slots * 3)
+        if ann.get("scores"):  # missing or empty: poseval scores every joint -9999
+            _check_numbers(ann["scores"], where, "scores", slots)
+        if ann.get("score") is not None:
+            _check_numbers([ann["score"]], where, "score")
+    for image_id, tids in ids.items():
+        _check_ids_unique(tids, f"{path}: frame {frame_of[image_id]}")
 
 
 # ----------------------------------------------------------------------------- writing

@@ -19,6 +19,7 @@ first offending key with both shapes.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from pose.errors import HrtrackError
+from pose.files import default_mode
 
 BACKBONE_PREFIXES = ("conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition", "stage")
 _HEAD_RENAMES = (("head.final_layer.", "final_layer."), ("keypoint_head.final_layer.", "final_layer."))
@@ -50,6 +52,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, object]:
         obj = _load_with_numpy_metadata(p)
         if obj is None:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first.split(". ")[0].rstrip(".")  # torch's advice after the cause is not for our users
             raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({first})") from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{p}: expected a state_dict or a dict holding one, got {type(obj).__name__}")
@@ -178,7 +181,20 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike[str], half: bool =
     plain one); ``half`` stores floating-point tensors as float16 (half the size).
     """
     sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    save_atomic(sd, path)
+
+
+def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to a temp file beside ``path``, then rename: ``path`` is whole or as it was
+    (the temp is removed on any failure or interruption)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(sd, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.chmod(tmp, default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

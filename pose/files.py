@@ -1,7 +1,8 @@
 """Atomic file writes shared by every writer of the project (json results, images, exports).
 
 A file is written to a temp file in the same folder and renamed over the target, so a reader (or a
-crash) never sees half a file, and an earlier good file survives a failed write.
+crash) never sees half a file, and an earlier good file survives a failed write. A run with several
+outputs plans them with :class:`OutputPlan`: checked before any work, committed together.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ class OutputPlan:
     """Every file (or folder) a run writes, checked before any work and committed together.
 
     1. :meth:`add` each output while the options are read: the path is checked (not a folder, no
-       file in the way of its folder, its folder writable, not also an input, not planned twice),
-       and nothing is created;
+       file in the way of its folder, its folder writable, not also an input nor inside a
+       ``sealed`` input folder, whose every file is read, not planned twice), and nothing is created;
     2. writers write to :meth:`temp` (a hidden name beside the output, same suffix), which creates
        the missing folders, remembered;
     3. :meth:`commit` renames every temp over its output (signals held off meanwhile); an output
@@ -77,8 +78,13 @@ class OutputPlan:
     Use as a context manager: the block's success commits, an exception aborts.
     """
 
-    def __init__(self, inputs: Iterable[str | os.PathLike[str] | None] = ()) -> None:
+    def __init__(
+        self,
+        inputs: Iterable[str | os.PathLike[str] | None] = (),
+        sealed: Iterable[str | os.PathLike[str] | None] = (),
+    ) -> None:
         self.inputs = {_key(Path(p)): Path(p) for p in inputs if p}
+        self.sealed = {_key(Path(p)): Path(p) for p in sealed if p and Path(p).is_dir()}
         self.targets: dict[str, _Target] = {}
         self.created: list[Path] = []
         self.scratch: list[Path] = []
@@ -98,16 +104,21 @@ class OutputPlan:
 
         ``suffixes``: the allowed endings (lower case, with the dot); ``temp``: where the writer
         writes instead of the default hidden name (e.g. inside :meth:`workdir`). Planning the
-        same path again with the same option is a no-op."""
+        same path again with the same option only sets ``temp``, when given."""
         path = Path(path)
         what = f"{option} {path}" if option else str(path)
         key = _key(path)
         if key in self.targets:
             if self.targets[key].option == option:
+                if temp is not None:
+                    self.targets[key].temp = Path(temp)
                 return path
             raise OutputError(f"{what}: also written by {self.targets[key].option or 'another output'}")
         if key in self.inputs:
             raise OutputError(f"{what}: is also an input of this run (refusing to overwrite it)")
+        inside = next((p for k, p in self.sealed.items() if key.startswith(k + os.sep)), None)
+        if inside is not None:
+            raise OutputError(f"{what}: is inside the input folder {inside} (it would become part of the input)")
         if suffixes and path.suffix.lower() not in suffixes:
             raise OutputError(f"{what}: must end in {' or '.join(suffixes)}")
         if not path.name or path.name in (".", ".."):
@@ -133,9 +144,11 @@ class OutputPlan:
         """Why nothing can be created in ``folder`` (None: it can); tried once per folder."""
         if folder not in self._probed:
             try:
+                st = folder.stat()
                 fd, tmp = tempfile.mkstemp(prefix=".hrtrack-probe.", dir=folder)
                 os.close(fd)
                 os.unlink(tmp)
+                os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))  # the folder is left exactly as it was
                 self._probed[folder] = None
             except OSError as e:
                 self._probed[folder] = e.strerror or type(e).__name__

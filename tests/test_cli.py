@@ -25,24 +25,34 @@ def test_bench_pose_rows_follow_from_the_measured_time() -> None:
     assert line.split()[4:6] == [f"{row.ms_per_crop:.1f}", f"{row.crops_per_s:.2f}"]
 
 
-def test_eval_help_does_not_import_torch() -> None:
+def test_eval_help_does_not_import_torch(tmp_path) -> None:
     """The one CLI imports a command's modules only when it runs: ``hrtrack eval`` stays light."""
     code = (
         "import sys; from tracker.cli import build_parser; "
-        "build_parser().parse_args(['eval', '--gt', 'a', '--pred', 'b']); print('torch' in sys.modules)"
+        f"build_parser().parse_args(['eval', '--gt', {str(tmp_path)!r}, '--pred', {str(tmp_path)!r}]); "
+        "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
-def test_a_bug_is_not_reported_as_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only HrtrackError (and OS errors) become one-line errors; any other ValueError keeps its traceback."""
+def test_a_bug_is_one_line_with_exit_1_and_its_traceback_with_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only user errors exit 2; a bug (here a ValueError that is not an HrtrackError) says so in one
+    line with exit status 1, and ``--debug`` (or HRTRACK_DEBUG=1) shows its traceback."""
     import tracker.cli as cli
 
     def broken(args: object) -> int:
         raise ValueError("an internal bug")
 
     monkeypatch.setattr(cli, "_cmd_models", broken)
+    assert cli.main(["models"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (ValueError: an internal bug)" in err and "--debug" in err
+    with pytest.raises(ValueError, match="internal bug"):
+        cli.main(["models", "--debug"])
+    monkeypatch.setenv("HRTRACK_DEBUG", "1")
     with pytest.raises(ValueError, match="internal bug"):
         cli.main(["models"])
 
@@ -51,9 +61,9 @@ def test_a_bug_is_not_reported_as_a_user_error(monkeypatch: pytest.MonkeyPatch) 
     ("argv", "message"),
     [
         (["bench", "pose", "--arch", "hrnet_w32", "--input-size", "320x256"], "no published GMACs"),
-        (["bench", "pose", "--modes", "fast"], "unknown mode"),
-        (["weights", "/nonexistent/w.pth"], "checkpoint file not found"),
-        (["weights", "x.pth", "--arch", "resnet"], "unknown architecture"),
+        (["bench", "pose", "--modes", "fast"], "--modes: unknown 'fast'"),
+        (["weights", "/nonexistent/w.pth"], "/nonexistent/w.pth: no such file"),
+        (["weights", __file__, "--arch", "resnet"], "unknown architecture"),
     ],
 )
 def test_errors_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

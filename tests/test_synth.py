@@ -12,7 +12,7 @@ import pytest
 
 from eval.api import evaluate
 from eval.posetrack import HEAD_BOTTOM, HEAD_TOP, read_sequence
-from tracker.cli import build_parser, main
+from tracker.cli import UsageError, build_parser, main
 from tracker.detectors.precomputed import JsonDetections
 from tracker.synth import (
     SynthConfig,
@@ -255,7 +255,7 @@ def test_video_and_cli(tmp_path: Path) -> None:
     assert frames == 5
     assert not (tmp_path / "images").exists()
     assert len(read_sequence(tmp_path / "posetrack17" / "000001_synth.json").frames) == 5
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--size: expected WIDTHxHEIGHT"):
         build_parser().parse_args(["synth", "--size", "640"])
     with pytest.raises(ValueError, match="difficulty"):
         SynthConfig(difficulty="extreme").resolved()

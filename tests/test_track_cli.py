@@ -95,9 +95,9 @@ def test_undecodable_frame_is_skipped_with_a_warning(tmp_path: Path, weights: Pa
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--detector", "yolo"], "unknown detector"),
-        (["--detector", "onnx:/nonexistent.onnx"], "ONNX detector file not found"),
-        (["--flow", "raft"], "unknown flow"),
+        (["--detector", "yolo"], "--detector: use a zoo detector"),
+        (["--detector", "onnx:/nonexistent.onnx"], "--detector /nonexistent.onnx: no such file"),
+        (["--flow", "raft"], "--flow: use dis[:PRESET]"),
         (["--input-size", "250x190"], "input size"),
     ],
 )

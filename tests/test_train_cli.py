@@ -11,7 +11,7 @@ import yaml
 from test_train_overfit import make_stick_figures
 
 from pose.train.loop import read_log
-from tracker.cli import build_parser, main
+from tracker.cli import UsageError, build_parser, main
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def test_parser_options() -> None:
         None,
         None,
     )
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--device: use cpu or cuda"):
         _parser().parse_args(["train", "tiny_coco", "--device", "tpu"])
 
 

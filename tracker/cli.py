@@ -691,17 +691,22 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
 
 def _cmd_weights(args: argparse.Namespace) -> int:
     from pose.checkpoint import load_checkpoint, save_state_dict
+    from pose.files import OutputPlan
     from pose.hrnet import build_model
 
-    model = build_model(args.arch, args.joints)
-    load_checkpoint(model, args.checkpoint)
-    params = sum(p.numel() for p in model.parameters())
-    print(
-        f"{args.checkpoint}: loads into {args.arch} with {args.joints} joints "
-        f"({len(model.state_dict())} keys, {params:,} parameters)"
-    )
+    with OutputPlan(inputs=[args.checkpoint]) as plan:
+        if args.export_fp16:
+            plan.add(args.export_fp16, "--export-fp16", suffixes=(".pth", ".pt"))
+        model = build_model(args.arch, args.joints)
+        load_checkpoint(model, args.checkpoint)
+        params = sum(p.numel() for p in model.parameters())
+        print(
+            f"{args.checkpoint}: loads into {args.arch} with {args.joints} joints "
+            f"({len(model.state_dict())} keys, {params:,} parameters)"
+        )
+        if args.export_fp16:
+            save_state_dict(model, plan.temp(args.export_fp16), half=True)
     if args.export_fp16:
-        save_state_dict(model, args.export_fp16, half=True)
         size = Path(args.export_fp16).stat().st_size
         print(f"wrote {args.export_fp16}: plain float16 state_dict, {size / 1e6:.1f} MB")
     return 0
@@ -709,8 +714,14 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from eval.api import run_eval_cli
+    from pose.files import OutputPlan
 
-    return run_eval_cli(args.gt, args.pred, args.json, args.per_sequence, args.allow_missing)
+    with OutputPlan(inputs=[args.gt, args.pred], sealed=[args.gt, args.pred]) as plan:
+        if args.json:
+            plan.add(args.json, "--json", suffixes=(".json",))
+        return run_eval_cli(
+            args.gt, args.pred, plan.temp(args.json) if args.json else None, args.per_sequence, args.allow_missing
+        )
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ from eval.api import evaluate, format_tables, to_jsonable
 from flow import make_flow
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
-from pose.files import atomic_write_json
+from pose.files import OutputPlan, atomic_write_json
 from tracker import zoo
 from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
@@ -139,13 +139,22 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.seed in (1000, 2000):
         print(f"hrtrack demo: warning: seed {args.seed} is one the demo model was trained or validated on")
     out = Path(args.out)
-    estimator = demo_estimator(args.weights, args.device)
-    t0 = time.perf_counter()
-    data = out / "synth"
-    synth = SynthConfig(sequences=1, frames=args.frames, seed=args.seed, difficulty=args.difficulty)
-    generate(synth, data, progress=not args.quiet)
-    result, timer = track_synth(data, out, estimator, render=out / "annotated.mp4", progress=not args.quiet)
-    atomic_write_json(to_jsonable(result), out / "metrics.json")
+    with OutputPlan() as plan:  # everything is made in a scratch folder, then moved into --out together
+        items = {"synth": True, "posetrack17": True, "posetrack18": True, "tracks": True}
+        items |= {"annotated.mp4": False, "metrics.json": False}
+        for item, folder in items.items():
+            plan.add(out / item, "--out", folder=folder)
+        estimator = demo_estimator(args.weights, args.device)
+        t0 = time.perf_counter()
+        work = plan.workdir(out)
+        for item, folder in items.items():
+            plan.add(out / item, "--out", folder=folder, temp=work / item)
+        synth = SynthConfig(sequences=1, frames=args.frames, seed=args.seed, difficulty=args.difficulty)
+        generate(synth, work / "synth", progress=not args.quiet)
+        result, timer = track_synth(
+            work / "synth", work, estimator, render=work / "annotated.mp4", progress=not args.quiet
+        )
+        atomic_write_json(to_jsonable(result), work / "metrics.json")
     seconds = time.perf_counter() - t0
     if not args.quiet:
         print(timer.summary(), file=sys.stderr)

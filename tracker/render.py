@@ -35,7 +35,7 @@ import numpy as np
 
 from eval.posetrack import Person, load_json, read_sequence
 from eval.posetrack import Sequence as PtSequence
-from pose.files import atomic_write
+from pose.files import OutputPlan, atomic_write
 from pose.keypoints import POSEVAL, get_layout
 from pose.poses import Poses
 from tracker.annotate import RenderError, TrailState, draw_gt, draw_label, draw_poses, people_keypoints
@@ -154,12 +154,14 @@ def contact_sheet(
     columns: int = SHEET_COLUMNS,
     labels: Sequence[str] | None = None,
     cell_width: int | None = None,
+    temp: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write a PNG grid of ``frames`` (row by row, ``columns`` wide) for reports; returns the path.
 
     Every cell has the size of the first frame (after downscaling to ``cell_width`` when given);
     the sheet is ``ceil(n / columns)`` cells high and ``min(columns, n)`` wide, with no gaps.
-    ``labels`` (e.g. frame numbers) are written in the cells' top-left corners.
+    ``labels`` (e.g. frame numbers) are written in the cells' top-left corners. ``temp``: write
+    there instead (a planned output's temp file, renamed by the plan).
     """
     out = Path(out_png)
     if not frames:
@@ -183,7 +185,7 @@ def contact_sheet(
     if not ok:
         raise RenderError(f"{out}: PNG encoding failed")
     try:
-        atomic_write(out, buf.tobytes())
+        atomic_write(temp if temp is not None else out, buf.tobytes())
     except OSError as e:
         raise RenderError(f"{out}: cannot write ({e.strerror})") from None
     return out
@@ -224,8 +226,9 @@ def render_video(
     (a PoseTrack annotation) adds the ground truth in a thin white style. ``trail`` > 0 draws the last
     ``trail`` centres of each track. ``contact_sheet``: also a PNG of ``sheet_frames`` evenly spaced
     annotated frames (downscaled while streaming), written after the video. Inputs are checked before
-    encoding starts; any failure is a one-line :class:`ValueError`, and one before the video is complete
-    leaves no video file (an existing ``out_path`` stays as it was).
+    encoding starts; any failure is a one-line :class:`ValueError`. The video and the sheet are
+    planned outputs (:class:`pose.files.OutputPlan`): both appear together at the end, or neither
+    (an existing ``out_path`` stays as it was).
 
     Steps:
 
@@ -238,10 +241,52 @@ def render_video(
        the source's end;
     5. the contact sheet from the kept thumbnails.
     """
+    with OutputPlan(
+        inputs=[source, gt if not isinstance(gt, PtSequence) else None, _path_or_none(results_or_tracks)]
+    ) as plan:
+        plan.add(out_path, "--out", suffixes=(".mp4",))
+        if contact_sheet:
+            plan.add(contact_sheet, "--contact-sheet", suffixes=(".png",))
+        return _render(
+            plan,
+            source,
+            results_or_tracks,
+            Path(out_path),
+            gt,
+            joint_threshold,
+            show_boxes,
+            trail,
+            contact_sheet,
+            images_root,
+            progress,
+            sheet_frames,
+            sheet_columns,
+        )
+
+
+def _path_or_none(value: object) -> str | os.PathLike[str] | None:
+    return value if isinstance(value, (str, os.PathLike)) else None
+
+
+def _render(
+    plan: OutputPlan,
+    source: str | os.PathLike[str],
+    results_or_tracks: str | os.PathLike[str] | Iterable[FrameResult],
+    out: Path,
+    gt: str | os.PathLike[str] | PtSequence | None,
+    joint_threshold: float,
+    show_boxes: bool,
+    trail: int,
+    contact_sheet: str | os.PathLike[str] | None,
+    images_root: str | os.PathLike[str] | None,
+    progress: bool,
+    sheet_frames: int,
+    sheet_columns: int,
+) -> Path:
+    """The steps of :func:`render_video`, writing to ``plan``'s temp files."""
     from tqdm import tqdm
 
     # 1. options, predictions, ground truth
-    out = Path(out_path)
     if trail < 0:
         raise RenderError(f"trail must be 0 or more frames, got {trail}")
     if not math.isfinite(joint_threshold):
@@ -257,7 +302,7 @@ def render_video(
     last: tuple[int, np.ndarray] | None = None
     count = 0
     with (
-        VideoSink(out, width, height, src.fps) as writer,
+        VideoSink(out, width, height, src.fps, temp=plan.temp(out)) as writer,
         tqdm(total=len(src), unit="frame", desc=f"render {out.name}", disable=not progress, leave=False) as bar,
     ):
         for frame in src:  # 3. per frame
@@ -285,7 +330,13 @@ def render_video(
     if contact_sheet:  # 5. the contact sheet
         if last is not None and len(thumbs) < len(picks) and (not thumbs or thumbs[-1][0] != last[0]):
             thumbs.append((last[0], _thumbnail(last[1], SHEET_CELL_WIDTH)))  # source shorter than announced
-        _write_contact_sheet([t for _, t in thumbs], contact_sheet, sheet_columns, labels=[f"#{i}" for i, _ in thumbs])
+        _write_contact_sheet(
+            [t for _, t in thumbs],
+            contact_sheet,
+            sheet_columns,
+            labels=[f"#{i}" for i, _ in thumbs],
+            temp=plan.temp(contact_sheet),
+        )
     return out
 
 

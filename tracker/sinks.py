@@ -1,5 +1,7 @@
 """Result sinks: where tracked frames go. Each takes ``write(frame, result)`` once per frame, in
-order, then ``close()`` (the file appears, atomically) or ``abort()`` (nothing of it is left).
+order, then ``close()`` (its files are complete) or ``abort()`` (nothing of it is left). With an
+:class:`pose.files.OutputPlan` a sink writes to the plan's temp files and the plan commits every
+output of the run together; without one, each file appears by its own atomic rename.
 
 * :class:`PoseTrackSink`: PoseTrack 2017 and/or 2018 json (17 slots -> poseval's 15 joints in
   :mod:`eval.posetrack`), filtered as the paper does before writing: poses with a person score
@@ -28,7 +30,7 @@ import numpy as np
 from eval.posetrack import MAX_TRACK_ID, Sequence, people_from_keypoints, write_sequence
 from eval.posetrack import Frame as PtFrame
 from pose.errors import HrtrackError
-from pose.files import atomic_write_json
+from pose.files import OutputPlan, atomic_write_json
 from tracker.annotate import annotate
 from tracker.pipeline import FrameResult
 from tracker.video import Frame, VideoSink
@@ -56,8 +58,18 @@ class OutputFilter:
 class PoseTrackSink:
     """``out_dir/<format>/<name>.json`` for each format (one PoseTrack frame per result)."""
 
-    def __init__(self, out_dir: Path, name: str, formats: list[str], filt: OutputFilter | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        name: str,
+        formats: list[str],
+        filt: OutputFilter | None = None,
+        plan: OutputPlan | None = None,
+    ) -> None:
         self.paths = [Path(out_dir) / fmt / f"{name}.json" for fmt in formats]
+        self.plan = plan
+        for path in self.paths if plan is not None else []:
+            plan.add(path, "--out")
         self.formats = list(formats)
         self.name = name
         self.filt = filt or OutputFilter()
@@ -87,7 +99,9 @@ class PoseTrackSink:
             for person in frame.people:
                 person.track_id = mapping[person.track_id]
         seq = Sequence(name=self.name, frames=self.frames)
-        return [write_sequence(seq, path, FORMATS[fmt]) for fmt, path in zip(self.formats, self.paths, strict=True)]
+        for fmt, path in zip(self.formats, self.paths, strict=True):
+            write_sequence(seq, self.plan.temp(path) if self.plan is not None else path, FORMATS[fmt])
+        return list(self.paths)
 
     def abort(self) -> None:
         self.frames = []
@@ -120,8 +134,11 @@ def compact_ids(spans: dict[int, tuple[int, int]], limit: int = MAX_TRACK_ID) ->
 class TracksSink:
     """The per-track export (see the module docstring) at ``path``; poses below ``min_box_score`` left out."""
 
-    def __init__(self, path: Path, min_box_score: float = 0.0) -> None:
+    def __init__(self, path: Path, min_box_score: float = 0.0, plan: OutputPlan | None = None) -> None:
         self.path = Path(path)
+        self.plan = plan
+        if plan is not None:
+            plan.add(self.path, "--out")
         self.min_box_score = min_box_score
         self.tracks: dict[int, list[dict]] = {}
         self.num_frames = 0
@@ -150,7 +167,8 @@ class TracksSink:
             "keypoint_layout": self.layout,
             "tracks": {str(k): v for k, v in sorted(self.tracks.items())},
         }
-        return [atomic_write_json(obj, self.path)]
+        atomic_write_json(obj, self.plan.temp(self.path) if self.plan is not None else self.path)
+        return [self.path]
 
     def abort(self) -> None:
         self.tracks = {}
@@ -159,8 +177,10 @@ class TracksSink:
 class AnnotatedVideoSink:
     """The tracked poses drawn on each frame, encoded as H.264 at ``path`` (streamed)."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
-        self.video = VideoSink(path, width, height, fps)
+    def __init__(self, path: Path, width: int, height: int, fps: float, plan: OutputPlan | None = None) -> None:
+        if plan is not None:
+            plan.add(path, "--render", suffixes=(".mp4",))
+        self.video = VideoSink(path, width, height, fps, temp=plan.temp(path) if plan is not None else None)
         self.video.open()
 
     def write(self, frame: Frame, result: FrameResult) -> None:
@@ -180,14 +200,30 @@ def track_sinks(
     filt: OutputFilter,
     render: Path | None = None,
     size_fps: tuple[int, int, float] = (0, 0, 0.0),
+    plan: OutputPlan | None = None,
 ) -> list[ResultSink]:
     """The outputs of one tracked source: ``out_dir/<format>/<name>.json``, ``out_dir/tracks/<name>.json``
     (poses below ``filt.min_box_score`` left out of both) and, with ``render``, the annotated video
     of ``size_fps`` (width, height, frame rate)."""
     sinks: list[ResultSink] = [
-        PoseTrackSink(out_dir, name, formats, filt),
-        TracksSink(out_dir / "tracks" / f"{name}.json", filt.min_box_score),
+        PoseTrackSink(out_dir, name, formats, filt, plan),
+        TracksSink(track_export_path(out_dir, name), filt.min_box_score, plan),
     ]
     if render is not None:
-        sinks.append(AnnotatedVideoSink(Path(render), *size_fps))
+        sinks.append(AnnotatedVideoSink(Path(render), *size_fps, plan=plan))
     return sinks
+
+
+def track_export_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / "tracks" / f"{name}.json"
+
+
+def plan_track_outputs(
+    plan: OutputPlan, out_dir: Path, name: str, formats: list[str], render: Path | None = None
+) -> list[Path]:
+    """Plan (check, create nothing) the files :func:`track_sinks` will write; the same paths and options."""
+    paths = [plan.add(Path(out_dir) / fmt / f"{name}.json", "--out") for fmt in formats]
+    paths.append(plan.add(track_export_path(out_dir, name), "--out"))
+    if render is not None:
+        paths.append(plan.add(render, "--render", suffixes=(".mp4",)))
+    return paths

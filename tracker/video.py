@@ -209,6 +209,9 @@ class VideoSink:
     and renamed on success, so ``path`` is either complete or untouched; on any error the temp file
     is removed and a one-line :class:`VideoError` carries ffmpeg's first (cause) and last stderr lines.
 
+    With ``temp`` (a planned output's temp file, :class:`pose.files.OutputPlan`), ffmpeg writes there
+    and :meth:`close` leaves the renaming to the plan; messages always name ``path``.
+
     Odd ``width``/``height`` are padded to even with ffmpeg's ``pad`` filter (black column/row on the
     right/bottom), since yuv420p has half-resolution chroma; ``out_width``/``out_height`` give the
     encoded size.
@@ -222,6 +225,7 @@ class VideoSink:
         fps: float,
         crf: int = 20,
         preset: str = "veryfast",
+        temp: str | os.PathLike[str] | None = None,
     ) -> None:
         if int(width) <= 0 or int(height) <= 0:
             raise VideoError(f"{path}: invalid video size {width}x{height}")
@@ -236,6 +240,7 @@ class VideoSink:
         self.frames = 0
         self._proc: Popen[bytes] | None = None
         self._tmp: Path | None = None
+        self._planned = Path(temp) if temp is not None else None
         self._stderr: deque[str] = deque(maxlen=20)
         self._first_line: str | None = None
         self._reader: threading.Thread | None = None
@@ -261,13 +266,16 @@ class VideoSink:
             exe = imageio_ffmpeg.get_ffmpeg_exe()
         except RuntimeError as e:
             raise VideoError(f"no ffmpeg binary: {str(e).splitlines()[0]}") from None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=self.path.parent)
-        except OSError as e:
-            raise VideoError(f"{self.path}: cannot write there ({e.strerror})") from None
-        os.close(fd)
-        self._tmp = Path(tmp)
+        if self._planned is not None:
+            self._tmp = self._planned
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=self.path.parent)
+            except OSError as e:
+                raise VideoError(f"{self.path}: cannot write there ({e.strerror})") from None
+            os.close(fd)
+            self._tmp = Path(tmp)
         rate = Fraction(self.fps).limit_denominator(1001)
         stream = ffmpeg.input(
             "pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{self.width}x{self.height}", framerate=str(rate)
@@ -337,6 +345,10 @@ class VideoSink:
         if code != 0:
             self._fail(f"ffmpeg failed (exit status {code})")
         assert self._tmp is not None
+        if self._planned is not None:  # the plan renames it, with the run's other outputs
+            self._proc = None
+            self._tmp = None
+            return self.path
         try:
             os.chmod(self._tmp, default_mode())  # mkstemp makes owner-only files
             os.replace(self._tmp, self.path)

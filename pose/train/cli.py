@@ -23,6 +23,7 @@ import argparse
 import datetime
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from torch import nn
 
 from pose.errors import HrtrackError
 from pose.train.config import ExperimentConfig, dump_config, load_config
+from pose.train.loop import STATE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,13 @@ def load_records(dataset: str, ann: str, images: str) -> list:
     """Person records of ``dataset`` (``coco``, ``posetrack18`` or ``posetrack17``)."""
     from pose.train.data import coco_records, posetrack17_records, posetrack18_records
 
-    if not ann or not images:
-        raise HrtrackError("data.train_ann and data.train_images must be set (in the config or with --set)")
+    for key, value in (("data.train_ann", ann), ("data.train_images", images)):
+        if not value:
+            raise HrtrackError(f"config key {key!r} must be set (in the config or with --set {key}=...)")
+    if not Path(ann).is_file():
+        raise HrtrackError(f"data.train_ann {ann}: no such file")
+    if not Path(images).is_dir():
+        raise HrtrackError(f"data.train_images {images}: no such folder")
     loader = {"coco": coco_records, "posetrack18": posetrack18_records, "posetrack17": posetrack17_records}[dataset]
     return loader(ann, images)
 
@@ -113,7 +120,10 @@ def run_train(args: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            raise HrtrackError("--device cuda requested but CUDA is not available")
+            raise HrtrackError(f"config key 'device': {exp.train.device} but no CUDA device is available")
+    out_dir = Path(exp.train.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HrtrackError(f"--out {out_dir}: exists and is not a folder")
     records = load_records(exp.data.dataset, exp.data.train_ann, exp.data.train_images)
     augment = exp.augment.to_augment_config(_flip_pairs(exp.data.dataset))
     dataset = KeypointDataset(
@@ -122,20 +132,21 @@ def run_train(args: argparse.Namespace) -> int:
     validate = build_validator(exp) if rank == 0 else None
 
     started = _init_distributed(exp.train.device)
+    out_dir = Path(exp.train.out_dir)
+    fresh = rank == 0 and not out_dir.exists()
+
+    def on_start() -> None:
+        dump_config(exp, out_dir / "config.yaml")
+        log.info("training %s on %d persons (%s), output in %s", exp.train.arch, len(dataset), exp.source, out_dir)
+
     try:
-        if rank == 0:
-            Path(exp.train.out_dir).mkdir(parents=True, exist_ok=True)
-            dump_config(exp, Path(exp.train.out_dir) / "config.yaml")
-            log.info(
-                "training %s on %d persons (%s), output in %s",
-                exp.train.arch,
-                len(dataset),
-                exp.source,
-                exp.train.out_dir,
-            )
         if validate is None and int(os.environ.get("WORLD_SIZE", "1")) > 1 and exp.data.val_ann:
             validate = _never_called  # ranks > 0: validation happens on rank 0 only
-        result = train(exp.train, dataset, validate)  # a pretrained file that does not load: HrtrackError
+        result = train(exp.train, dataset, validate, on_start=on_start)  # bad pretrained weights: HrtrackError
+    except BaseException:
+        if fresh and not (out_dir / STATE_FILE).exists():  # failed before its first epoch: leave nothing
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     finally:
         if started:
             import torch.distributed as dist

@@ -23,6 +23,7 @@ naming it, so a typo never silently trains with the default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from pose.errors import HrtrackError
+from pose.files import atomic_write
 from pose.train.augment import AugmentConfig
 from pose.train.loop import TrainConfig
 
@@ -295,9 +297,48 @@ def load_config(path_or_name: str | os.PathLike[str], overrides: list[str] | tup
     """
     path = resolve_config(path_or_name)
     data = _merge(_load_raw(path), parse_overrides(list(overrides)))
-    return config_from_dict(data, str(path))
+    config = config_from_dict(data, str(path))
+    check_values(config)
+    return config
+
+
+def check_values(config: ExperimentConfig) -> None:
+    """Ranges of the values (types are checked when read): a bad value stops the run before anything
+    is written. One-line :class:`HrtrackError` naming the key."""
+    from pose.specs import parse_arch
+
+    t, a = config.train, config.augment
+    try:
+        parse_arch(t.arch)
+    except HrtrackError as e:
+        raise HrtrackError(f"arch: {e}") from None
+    h, w = t.input_size
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise HrtrackError(f"input_size: height and width must be positive multiples of 32, got {h}x{w}")
+    checks = [
+        ("epochs", t.epochs >= 1, "at least 1"),
+        ("lr", math.isfinite(t.lr) and t.lr > 0, "a positive number"),
+        ("lr_factor", math.isfinite(t.lr_factor) and 0 < t.lr_factor <= 1, "in (0, 1]"),
+        ("lr_steps", all(s >= 0 for s in t.lr_steps), "non-negative epochs"),
+        ("batch_size", t.batch_size >= 1, "at least 1"),
+        ("workers", t.workers >= 0, "0 or more"),
+        ("val_every", t.val_every >= 1, "at least 1"),
+        ("max_steps_per_epoch", t.max_steps_per_epoch is None or t.max_steps_per_epoch >= 1, "at least 1"),
+        ("device", t.device == "cpu" or t.device.startswith("cuda"), "cpu or cuda"),
+        ("data.det_score_threshold", 0 <= config.data.det_score_threshold <= 1, "between 0 and 1"),
+        ("data.sigma", config.data.sigma is None or config.data.sigma > 0, "a positive number"),
+    ]
+    for name in ("rotation_prob", "flip_prob", "half_body_prob"):
+        checks.append((f"augment.{name}", 0 <= getattr(a, name) <= 1, "between 0 and 1"))
+    for name in ("scale_factor", "rotation_factor", "half_body_scale"):
+        checks.append((f"augment.{name}", math.isfinite(getattr(a, name)) and getattr(a, name) >= 0, "0 or more"))
+    for key, ok, what in checks:
+        if not ok:
+            value = key.split(".")[-1]
+            section = config.data if key.startswith("data.") else a if key.startswith("augment.") else t
+            raise HrtrackError(f"config key {key!r}: must be {what}, got {getattr(section, value)!r}")
 
 
 def dump_config(config: ExperimentConfig, path: str | os.PathLike[str]) -> None:
     """Write ``config`` as YAML (the run folder keeps the exact config it was trained with)."""
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    atomic_write(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -42,7 +42,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from pose.checkpoint import load_checkpoint, load_pretrained_backbone, save_state_dict
+from pose.checkpoint import load_checkpoint, load_pretrained_backbone, save_atomic, save_state_dict
 from pose.errors import HrtrackError
 from pose.hrnet import build_model
 from pose.train.loss import JointsMSELoss
@@ -146,12 +146,6 @@ def _set_rng_state(state: dict[str, object]) -> None:
     torch.set_rng_state(state["torch"])  # type: ignore[arg-type]
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])  # type: ignore[arg-type]
-
-
-def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _append_csv(path: Path, row: dict[str, float]) -> None:
@@ -317,10 +311,13 @@ def train(
     train_set: Dataset,
     validate: Callable[[nn.Module], float] | None = None,
     model: nn.Module | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` (default: :func:`build_training_model`) on ``train_set``.
 
-    ``train_set`` yields ``(image, target, target_weight, meta)`` like
+    ``on_start`` is called (rank 0) once the model, its weights and any resume state are loaded,
+    just before the first epoch: ``hrtrack train`` writes ``config.yaml`` then, so that a run
+    rejected earlier leaves nothing. ``train_set`` yields ``(image, target, target_weight, meta)`` like
     :class:`pose.train.data.KeypointDataset`; its ``set_epoch`` is called every epoch when it has
     one. ``validate(model) -> float`` (higher is better) runs every ``val_every`` epochs, on rank
     0 only under torchrun (it receives the plain model, never the DDP wrapper). The returned
@@ -340,8 +337,6 @@ def train(
     # 1. the model
     info = _dist_info()
     out = Path(config.out_dir)
-    if info.main:
-        out.mkdir(parents=True, exist_ok=True)
     device = _resolve_device(config, info)
     torch.manual_seed(config.seed)
     model = (build_training_model(config) if model is None else model).to(device)
@@ -352,8 +347,12 @@ def train(
     state_path = out / STATE_FILE
     state = None
     if config.resume and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
+        try:
+            state = torch.load(state_path, map_location=device, weights_only=False)
+            model.load_state_dict(state["model"])
+        except Exception as e:  # truncated, foreign or from another architecture
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise HrtrackError(f"{state_path}: cannot resume from this training state ({first})") from None
     elif config.resume and info.main:
         log.warning("resume requested but %s does not exist: starting from scratch", state_path)
 
@@ -382,7 +381,11 @@ def train(
             log.info("resumed from %s at epoch %d (best metric %.4f)", state_path, start_epoch, best_metric)
     elif info.main and (out / "log.csv").exists():
         (out / "log.csv").unlink()  # a fresh run starts a fresh log (no rows of an older run)
+    if info.main:
+        out.mkdir(parents=True, exist_ok=True)
 
+    if on_start is not None and info.main:
+        on_start()  # everything checked (model, pretrained weights, resume state): the run folder fills
     scalars = _Scalars(out / "tb", config.tensorboard and info.main)
     history: list[dict[str, float]] = []
     for epoch in range(start_epoch, config.epochs):
@@ -445,7 +448,7 @@ def train(
             _append_csv(out / "log.csv", row)
             scalars.add(row)
             save_state_dict(model, out / "last.pth")
-            _atomic_save(
+            save_atomic(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),

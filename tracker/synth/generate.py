@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from eval.posetrack import JOINT_NAMES, NUM_JOINTS, Frame, Person, Sequence, write_sequence
 from pose.errors import HrtrackError
-from pose.files import atomic_write_json
+from pose.files import OutputPlan, atomic_write_json
 from pose.poses import box_iou
 from tracker.video import VideoSink
 
@@ -268,40 +268,49 @@ def simulate_detections(
 # ----------------------------------------------------------------------------- files
 
 
-def _video(path: Path, width: int, height: int, fps: float) -> VideoSink:
-    """The sequence's H.264 mp4 (:class:`tracker.video.VideoSink`), opened."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    video = VideoSink(path, width, height, fps)
-    video.open()
-    return video
-
-
 def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = False) -> list[Path]:
     """Generate ``config.sequences`` sequences under ``out_dir`` (layout in the module docstring).
 
     Returns the PoseTrack 2018 GT file of each sequence (the 2017 file has the same name under
-    ``posetrack17/``). ``progress`` shows a tqdm bar over all frames."""
+    ``posetrack17/``). ``progress`` shows a tqdm bar over all frames. Every file is planned first
+    and written under a temp name (:class:`pose.files.OutputPlan`): the set appears whole at the
+    end, or, on a failure or an interruption, not at all (earlier files are left as they were)."""
     cfg = config.resolved()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    names = [sequence_name(index) for index in range(cfg.sequences)]
+    with OutputPlan() as plan:
+        for name in names:
+            if cfg.write_video:
+                plan.add(out / "videos" / f"{name}.mp4", "--out")
+            if cfg.write_frames:
+                plan.add(out / "images" / name, "--out", folder=True)
+            for kind in ("posetrack18", "posetrack17", "coco", "detections"):
+                plan.add(out / kind / f"{name}.json", "--out")
+        plan.add(out / "synth.json", "--out")
+        return _generate(cfg, out, names, plan, progress)
+
+
+def _generate(cfg: SynthConfig, out: Path, names: list[str], plan: OutputPlan, progress: bool) -> list[Path]:
     written: list[Path] = []
     summary = []
     bar = tqdm(total=cfg.sequences * cfg.frames, unit="frame", disable=not progress, desc="synth", dynamic_ncols=True)
-    for index in range(cfg.sequences):
-        name = sequence_name(index)
+    for index, name in enumerate(names):
         scene = make_scene(cfg, index)
         truths = []
-        video = _video(out / "videos" / f"{name}.mp4", cfg.width, cfg.height, cfg.fps) if cfg.write_video else None
+        video = None
+        if cfg.write_video:
+            path = out / "videos" / f"{name}.mp4"
+            video = VideoSink(path, cfg.width, cfg.height, cfg.fps, temp=plan.temp(path))
+            video.open()
+        frames_dir = plan.temp(out / "images" / name) if cfg.write_frames else None
         ok = False
         try:
-            if cfg.write_frames:
-                (out / "images" / name).mkdir(parents=True, exist_ok=True)
             for image, truth in render_sequence(scene):
                 truths.append(truth)
-                if cfg.write_frames:
-                    path = out / image_name(name, truth.index)
+                if frames_dir is not None:
+                    path = frames_dir / Path(image_name(name, truth.index)).name
                     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]):
-                        raise HrtrackError(f"{path}: cannot write the frame")
+                        raise HrtrackError(f"{out / image_name(name, truth.index)}: cannot write the frame")
                 if video is not None:
                     video.write(image)
                 bar.update(1)
@@ -310,13 +319,16 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
             if video is not None:
                 video.close() if ok else video.abort()
         seq = posetrack_sequence(name, truths, cfg.label_every, cfg.width, cfg.height)
-        written.append(write_sequence(seq, out / "posetrack18" / f"{name}.json", "2018"))
-        write_sequence(seq, out / "posetrack17" / f"{name}.json", "2017")
+        write_sequence(seq, plan.temp(out / "posetrack18" / f"{name}.json"), "2018")
+        write_sequence(seq, plan.temp(out / "posetrack17" / f"{name}.json"), "2017")
+        written.append(out / "posetrack18" / f"{name}.json")
         atomic_write_json(
-            coco_document(name, index, truths, cfg.width, cfg.height), out / "coco" / f"{name}.json", compact=True
+            coco_document(name, index, truths, cfg.width, cfg.height),
+            plan.temp(out / "coco" / f"{name}.json"),
+            compact=True,
         )
         dets, stats = simulate_detections(name, truths, cfg, np.random.default_rng([cfg.seed, index, 1]))
-        atomic_write_json(dets, out / "detections" / f"{name}.json", compact=True)
+        atomic_write_json(dets, plan.temp(out / "detections" / f"{name}.json"), compact=True)
         summary.append(
             {
                 "name": name,
@@ -330,20 +342,14 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
         )
     bar.close()
     atomic_write_json(
-        {"generator": "hrtrack synth", "config": asdict(cfg), "sequences": summary}, out / "synth.json", compact=True
+        {"generator": "hrtrack synth", "config": asdict(cfg), "sequences": summary},
+        plan.temp(out / "synth.json"),
+        compact=True,
     )
     return written
 
 
 # ----------------------------------------------------------------------------- command line
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 640x360, not {text!r}") from None
-    return w, h
 
 
 def run_synth(args: argparse.Namespace) -> int:
