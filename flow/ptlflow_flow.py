@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose.errors import HrtrackError
+from pose.errors import HrtrackError, third_party_quiet
 
 INSTALL_HINT = "pip install 'hrtrack[ptlflow]' (ptlflow and torchvision==0.28.0)"
 _SCHEMA_LIB: list[torch.library.Library] = []
@@ -43,7 +43,8 @@ def import_ptlflow():
     """Import ptlflow, or raise a one-line ValueError saying how to install it."""
     try:
         _define_torchvision_ops()
-        import ptlflow
+        with third_party_quiet():  # its import prints banners and deprecation warnings
+            import ptlflow
     except ImportError as exc:
         raise HrtrackError(f"ptlflow flow needs the optional extra: {INSTALL_HINT} ({exc})") from None
     return ptlflow

@@ -87,6 +87,7 @@ class OutputPlan:
         self.sealed = {_key(Path(p)): Path(p) for p in sealed if p and Path(p).is_dir()}
         self.targets: dict[str, _Target] = {}
         self.created: list[Path] = []
+        self.times: dict[Path, tuple[int, int]] = {}
         self.scratch: list[Path] = []
         self._probed: dict[Path, str | None] = {}
         _ACTIVE.add(self)
@@ -163,15 +164,23 @@ class OutputPlan:
             token = uuid.uuid4().hex[:8]
             target.temp = target.path.parent / f".{target.path.name}.{token}.tmp{target.path.suffix}"
         self._mkdirs(target.temp.parent)
+        self._remember(target.temp.parent)
         if target.folder:
             self._mkdirs(target.temp)
         return target.temp
+
+    def _remember(self, folder: Path) -> None:
+        """Keep the times of an existing folder that temps are made in, to give them back on abort."""
+        if folder not in self.times and folder not in self.created:
+            st = folder.stat()
+            self.times[folder] = (st.st_atime_ns, st.st_mtime_ns)
 
     def workdir(self, near: str | os.PathLike[str]) -> Path:
         """A scratch folder beside ``near`` (removed at commit or abort): several outputs can be
         staged there under their own names with ``add(..., temp=workdir / name)``."""
         near = Path(near)
         self._mkdirs(near.parent)
+        self._remember(near.parent)
         work = Path(tempfile.mkdtemp(prefix=f".{near.name}.", suffix=".tmp", dir=near.parent))
         self.scratch.append(work)
         return work
@@ -181,6 +190,8 @@ class OutputPlan:
         while not folder.exists():
             missing.append(folder)
             folder = folder.parent
+        if missing:
+            self._remember(folder)
         for f in reversed(missing):
             f.mkdir()
             self.created.append(f)
@@ -205,6 +216,7 @@ class OutputPlan:
                 written.append(target.path)
             self._remove_scratch()
             self.created = []
+            self.times = {}
         _ACTIVE.discard(self)
         return written
 
@@ -217,7 +229,11 @@ class OutputPlan:
         for folder in reversed(self.created):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty: something else may have been put there meanwhile
+        for folder, times in self.times.items():  # the folders' times as they were, too
+            with contextlib.suppress(OSError):
+                os.utime(folder, ns=times)
         self.created = []
+        self.times = {}
         _ACTIVE.discard(self)
 
     def _remove_scratch(self) -> None:

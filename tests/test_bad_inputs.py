@@ -9,6 +9,7 @@ Every case fails before any model runs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,9 +19,6 @@ import numpy as np
 import pytest
 
 from tracker.cli import main
-
-NO_CUDA = "no CUDA device is available"
-
 
 # ----------------------------------------------------------------------------- the inputs
 
@@ -49,6 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "text.mp4").write_text("not a video\n")
     (root / "broken.json").write_text('{"annolist": [')
     (root / "list.json").write_text("[1, 2, 3]")
+    (root / "empty.json").write_text("")
     (root / "empty").mkdir()
     (root / "afile").write_text("a file where a folder is expected\n")
     (root / "o_tracks" / "tracks").parent.mkdir()
@@ -172,6 +171,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("track-folder-without-images", [*VIDEO[:1], "empty", *VIDEO[2:]], "empty"),
     ("track-source-not-a-video", [*VIDEO[:1], "text.mp4", *VIDEO[2:]], "text.mp4"),
     ("track-source-broken-annotation", [*VIDEO[:1], "broken.json", *VIDEO[2:]], "broken.json"),
+    ("track-source-empty-file", [*VIDEO[:1], "empty.json", *VIDEO[2:]], "empty.json"),
+    ("track-ptlflow-offline", [*TRACK, "--flow", "ptlflow:raft_small:things"], "ptlflow:raft_small:things"),
     ("track-detector-json-missing", [*TRACK, "--detector", "json:nope.json"], "nope.json"),
     ("track-detector-unknown", [*TRACK, "--detector", "yolo"], "--detector"),
     ("track-detector-onnx-not-onnx", [*TRACK, "--detector", "onnx:text.onnx"], "text.onnx"),
@@ -260,6 +261,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-annotation-missing", [*TRAIN, "--set", "data.train_ann=nope.json"], "nope.json"),
     ("train-images-unset", ["train", "tiny_overfit", "--set", "data.train_ann=gt.json"], "data.train_images"),
     ("train-out-is-a-file", [*TRAIN, "--out", "afile"], "afile"),
+    ("train-pretrained-missing", [*TRAIN, "--set", "pretrained=nope.pth", "--out", "run2"], "nope.pth"),
+    ("train-init-weights-cut", [*TRAIN, "--set", "init_weights=cut.pth", "--out", "run2"], "cut.pth"),
     ("train-resume-cut-state", [*TRAIN, "--out", "run", "--resume", "--set", "epochs=1"], "run/state.pth"),
     # weights
     ("weights-missing", ["weights", "nope.pth"], "nope.pth"),
@@ -307,8 +310,10 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def test_bad_input_ends_clean(
     world: Path, argv: list[str], names: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    if "cuda" in argv and NO_CUDA and _has_cuda():
+    if "cuda" in argv and _has_cuda():
         pytest.skip("this machine has CUDA")
+    if any(a.startswith("ptlflow:") for a in argv) and importlib.util.find_spec("ptlflow") is None:
+        pytest.skip("the optional ptlflow extra is not installed")
     monkeypatch.chdir(world)
     before = _snapshot(world)
     status = main(list(argv))

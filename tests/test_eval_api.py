@@ -159,7 +159,7 @@ def test_duplicate_track_ids(dirs):
     gt, pr = dirs
     _write(gt, "a", [[_person(0), _person(1)]] * 2)
     _write(pr, "a", [[_person(0), _person(1)], [_person(1), _person(1, dx=100)]])
-    with pytest.raises(PoseTrackError, match=r"a frame 1 \(a/001\.jpg\): duplicate predicted track ids \[1\]"):
+    with pytest.raises(PoseTrackError, match=r"pr/a\.json: frame 1: track_id 1 is given to two people of this frame"):
         evaluate(gt, pr)
 
 

@@ -131,10 +131,10 @@ def _name(text: str) -> str:
     return text
 
 
-def _existing(kind: str = "any") -> Callable[[str], Path]:
+def _existing(kind: str = "any") -> Callable[[str], str]:
     """An argparse type: a path that exists (``file``, ``folder`` or ``any``)."""
 
-    def parse(text: str) -> Path:
+    def parse(text: str) -> str:
         path = Path(text)
         if kind == "file" and not path.is_file():
             _fail_path(text, "is a folder, not a file" if path.is_dir() else "no such file")
@@ -142,19 +142,19 @@ def _existing(kind: str = "any") -> Callable[[str], Path]:
             _fail_path(text, "is not a folder" if path.exists() else "no such folder")
         if not path.exists():
             _fail_path(text, "no such file or folder")
-        return path
+        return text
 
     parse.__name__ = kind
     return parse
 
 
-def _suffix(*suffixes: str) -> Callable[[str], Path]:
+def _suffix(*suffixes: str) -> Callable[[str], str]:
     """An argparse type: an output path ending in one of ``suffixes`` (written as that format)."""
 
-    def parse(text: str) -> Path:
+    def parse(text: str) -> str:
         if Path(text).suffix.lower() not in suffixes:
             _fail_path(text, f"must end in {' or '.join(suffixes)} (the format written)")
-        return Path(text)
+        return text
 
     return parse
 
@@ -807,7 +807,9 @@ def _message(exc: BaseException) -> str:
 
 def debug_requested(argv: Sequence[str]) -> bool:
     """``--debug`` anywhere on the command line, or ``HRTRACK_DEBUG`` set to anything but 0."""
-    return "--debug" in argv or os.environ.get("HRTRACK_DEBUG", "0") not in ("", "0")
+    from pose.errors import debugging
+
+    return "--debug" in argv or debugging()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -824,7 +826,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != "--debug"]
-    if not debug:
+    debug_env = os.environ.get("HRTRACK_DEBUG")
+    if debug:
+        os.environ["HRTRACK_DEBUG"] = "1"  # for the libraries' quiet blocks (pose.errors.debugging)
+    else:
         _quiet_third_party()
     previous = None
     if threading_main():
@@ -854,6 +859,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         abort_active_plans()
+        if debug_env is None:
+            os.environ.pop("HRTRACK_DEBUG", None)
+        else:
+            os.environ["HRTRACK_DEBUG"] = debug_env
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import logging.handlers
 import os
 import shutil
 import sys
@@ -103,12 +104,23 @@ def _init_distributed(device: str) -> bool:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Run the ``train`` command; returns the exit status (0 ok, 2 bad config or data)."""
+    """Run the ``train`` command; returns the exit status (0 ok, 2 bad config or data).
+
+    The log messages of the preparation (config, data, model) are held until training starts, so
+    that a run rejected before says one line only."""
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, format="%(message)s")
+    held = _HeldLog(logging.getLogger())
+    try:
+        return _run_train(args, held, rank)
+    finally:
+        held.restore()
+
+
+def _run_train(args: argparse.Namespace, held: _HeldLog, rank: int) -> int:
     from pose.train.data import KeypointDataset
     from pose.train.loop import train
 
-    rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, format="%(message)s")
     exp = load_config(args.config, list(args.overrides or []))
     if args.out:
         exp.train.out_dir = args.out
@@ -136,6 +148,7 @@ def run_train(args: argparse.Namespace) -> int:
     fresh = rank == 0 and not out_dir.exists()
 
     def on_start() -> None:
+        held.show()
         dump_config(exp, out_dir / "config.yaml")
         log.info("training %s on %d persons (%s), output in %s", exp.train.arch, len(dataset), exp.source, out_dir)
 
@@ -160,6 +173,37 @@ def run_train(args: argparse.Namespace) -> int:
             exp.train.out_dir,
         )
     return 0
+
+
+class _HeldLog(logging.handlers.MemoryHandler):
+    """Keeps the log records of a run's preparation until :meth:`show`; dropped if it fails."""
+
+    def __init__(self, root: logging.Logger) -> None:
+        super().__init__(capacity=100000, flushLevel=logging.CRITICAL + 1)
+        self.root, self.kept = root, list(root.handlers)
+        for h in self.kept:
+            root.removeHandler(h)
+        root.addHandler(self)
+
+    def show(self) -> None:
+        """Put the handlers back and pass them the records held so far."""
+        records, self.buffer = self.buffer, []
+        self.restore()
+        for h in self.kept:
+            for record in records:
+                if record.levelno >= h.level:
+                    h.handle(record)
+
+    def restore(self) -> None:
+        """Put the handlers back (the held records are dropped); does nothing the second time."""
+        if self in self.root.handlers:
+            self.root.removeHandler(self)
+            for h in self.kept:
+                self.root.addHandler(h)
+        self.buffer = []
+
+    def shouldFlush(self, record: logging.LogRecord) -> bool:  # noqa: N802 - logging's name
+        return False
 
 
 def _never_called(model: nn.Module) -> float:
