@@ -30,11 +30,12 @@ and head_top are read directly from slots 1 and 2.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -563,45 +564,47 @@ def _f(v: Any) -> float | int:
     return int(v) if v.is_integer() else v
 
 
+def posetrack17_entry(idx: int, frame: Frame) -> dict:
+    """One frame of the PoseTrack 2017 (annolist) json: the ``annolist`` entry of frame ``idx``."""
+    rects = []
+    for p in frame.people:
+        rect: dict[str, Any] = {}
+        if p.track_id is not None:
+            rect["track_id"] = [int(p.track_id)]
+        box = p.head_box if p.head_box is not None else p.box
+        if box is not None:
+            for k, v in zip(("x1", "y1", "x2", "y2"), box, strict=True):
+                rect[k] = [_f(v)]
+        if p.score is not None:
+            rect["score"] = [float(p.score)]
+        if p.has_points:
+            points = []
+            for j in np.flatnonzero(p.present):
+                pt: dict[str, Any] = {"id": [int(j)], "x": [_f(p.joints[j, 0])], "y": [_f(p.joints[j, 1])]}
+                if not np.isnan(p.scores[j]):
+                    pt["score"] = [float(p.scores[j])]
+                if p.visible[j] >= 0:
+                    pt["is_visible"] = [int(p.visible[j])]
+                points.append(pt)
+            rect["annopoints"] = [{"point": points}]
+        rects.append(rect)
+    entry: dict[str, Any] = {
+        "image": [{"name": frame.image}],
+        "imgnum": [idx + 1],
+        "is_labeled": [int(frame.is_labeled)],
+        "annorect": rects,
+    }
+    if frame.ignore_regions:
+        entry["ignore_regions"] = [
+            {"point": [{"id": [k], "x": [_f(x)], "y": [_f(y)]} for k, (x, y) in enumerate(poly)]}
+            for poly in frame.ignore_regions
+        ]
+    return entry
+
+
 def to_posetrack17(seq: Sequence) -> dict:
     """The PoseTrack 2017 (annolist) json object of a sequence."""
-    annolist = []
-    for idx, frame in enumerate(seq.frames):
-        rects = []
-        for p in frame.people:
-            rect: dict[str, Any] = {}
-            if p.track_id is not None:
-                rect["track_id"] = [int(p.track_id)]
-            box = p.head_box if p.head_box is not None else p.box
-            if box is not None:
-                for k, v in zip(("x1", "y1", "x2", "y2"), box, strict=True):
-                    rect[k] = [_f(v)]
-            if p.score is not None:
-                rect["score"] = [float(p.score)]
-            if p.has_points:
-                points = []
-                for j in np.flatnonzero(p.present):
-                    pt: dict[str, Any] = {"id": [int(j)], "x": [_f(p.joints[j, 0])], "y": [_f(p.joints[j, 1])]}
-                    if not np.isnan(p.scores[j]):
-                        pt["score"] = [float(p.scores[j])]
-                    if p.visible[j] >= 0:
-                        pt["is_visible"] = [int(p.visible[j])]
-                    points.append(pt)
-                rect["annopoints"] = [{"point": points}]
-            rects.append(rect)
-        entry: dict[str, Any] = {
-            "image": [{"name": frame.image}],
-            "imgnum": [idx + 1],
-            "is_labeled": [int(frame.is_labeled)],
-            "annorect": rects,
-        }
-        if frame.ignore_regions:
-            entry["ignore_regions"] = [
-                {"point": [{"id": [k], "x": [_f(x)], "y": [_f(y)]} for k, (x, y) in enumerate(poly)]}
-                for poly in frame.ignore_regions
-            ]
-        annolist.append(entry)
-    return {"annolist": annolist}
+    return {"annolist": [posetrack17_entry(idx, frame) for idx, frame in enumerate(seq.frames)]}
 
 
 def _image_id(vid_id: str | None, idx: int) -> int:
@@ -611,52 +614,64 @@ def _image_id(vid_id: str | None, idx: int) -> int:
     return idx
 
 
-def to_posetrack18(seq: Sequence) -> dict:
-    """The PoseTrack 2018 (COCO-like) json object of a sequence."""
-    vid_id = seq.vid_id or seq.name.split("_")[0]
-    slot_of = {int(j): s for s, j in enumerate(SLOT17_TO_15) if j >= 0}
-    images, annotations = [], []
-    for idx, frame in enumerate(seq.frames):
-        image_id = _image_id(vid_id, idx)
-        images.append(
-            {
-                "file_name": frame.image,
-                "id": image_id,
-                "frame_id": image_id,
-                "vid_id": vid_id,
-                "nframes": len(seq.frames),
-                "is_labeled": bool(frame.is_labeled),
-                "ignore_regions_x": [[_f(v) for v in poly[:, 0]] for poly in frame.ignore_regions],
-                "ignore_regions_y": [[_f(v) for v in poly[:, 1]] for poly in frame.ignore_regions],
-            }
-        )
-        for k, p in enumerate(frame.people):
-            kps = np.zeros((17, 3))
-            scores = np.zeros(17)
-            for j in np.flatnonzero(p.present):
-                s = slot_of[int(j)]
-                vis = p.visible[j] if p.visible[j] >= 0 else 1
-                kps[s] = (p.joints[j, 0], p.joints[j, 1], vis)
-                scores[s] = p.scores[j]
-            ann: dict[str, Any] = {
-                "id": image_id * 100 + k,
-                "image_id": image_id,
-                "category_id": 1,
-                "track_id": None if p.track_id is None else int(p.track_id),
-                "keypoints": [_f(v) for v in kps.ravel()],
-                # no score at all -> empty list (readers then use the -9999 fallback)
-                "scores": [] if np.isnan(p.scores[p.present]).all() else [float(np.nan_to_num(v)) for v in scores],
-            }
-            if p.head_box is not None:
-                x1, y1, x2, y2 = (float(v) for v in p.head_box)
-                ann["bbox_head"] = [_f(x1), _f(y1), _f(x2 - x1), _f(y2 - y1)]
-            if p.box is not None:
-                x1, y1, x2, y2 = (float(v) for v in p.box)
-                ann["bbox"] = [_f(x1), _f(y1), _f(x2 - x1), _f(y2 - y1)]
-            if p.score is not None:
-                ann["score"] = float(p.score)
-            annotations.append(ann)
-    categories = [
+def video_id(seq_name: str, vid_id: str | None = None) -> str:
+    """The PoseTrack 2018 video id of a sequence: its own, else the name's leading part."""
+    return vid_id or seq_name.split("_")[0]
+
+
+def posetrack18_image(idx: int, frame: Frame, vid_id: str, nframes: int) -> dict:
+    """The ``images`` entry of frame ``idx`` of a PoseTrack 2018 json."""
+    image_id = _image_id(vid_id, idx)
+    return {
+        "file_name": frame.image,
+        "id": image_id,
+        "frame_id": image_id,
+        "vid_id": vid_id,
+        "nframes": nframes,
+        "is_labeled": bool(frame.is_labeled),
+        "ignore_regions_x": [[_f(v) for v in poly[:, 0]] for poly in frame.ignore_regions],
+        "ignore_regions_y": [[_f(v) for v in poly[:, 1]] for poly in frame.ignore_regions],
+    }
+
+
+_SLOT_OF = {int(j): s for s, j in enumerate(SLOT17_TO_15) if j >= 0}
+
+
+def posetrack18_annotations(idx: int, frame: Frame, vid_id: str) -> list[dict]:
+    """The ``annotations`` entries of the people of frame ``idx`` of a PoseTrack 2018 json."""
+    image_id = _image_id(vid_id, idx)
+    annotations = []
+    for k, p in enumerate(frame.people):
+        kps = np.zeros((17, 3))
+        scores = np.zeros(17)
+        for j in np.flatnonzero(p.present):
+            s = _SLOT_OF[int(j)]
+            vis = p.visible[j] if p.visible[j] >= 0 else 1
+            kps[s] = (p.joints[j, 0], p.joints[j, 1], vis)
+            scores[s] = p.scores[j]
+        ann: dict[str, Any] = {
+            "id": image_id * 100 + k,
+            "image_id": image_id,
+            "category_id": 1,
+            "track_id": None if p.track_id is None else int(p.track_id),
+            "keypoints": [_f(v) for v in kps.ravel()],
+            # no score at all -> empty list (readers then use the -9999 fallback)
+            "scores": [] if np.isnan(p.scores[p.present]).all() else [float(np.nan_to_num(v)) for v in scores],
+        }
+        if p.head_box is not None:
+            x1, y1, x2, y2 = (float(v) for v in p.head_box)
+            ann["bbox_head"] = [_f(x1), _f(y1), _f(x2 - x1), _f(y2 - y1)]
+        if p.box is not None:
+            x1, y1, x2, y2 = (float(v) for v in p.box)
+            ann["bbox"] = [_f(x1), _f(y1), _f(x2 - x1), _f(y2 - y1)]
+        if p.score is not None:
+            ann["score"] = float(p.score)
+        annotations.append(ann)
+    return annotations
+
+
+def posetrack18_categories() -> list[dict]:
+    return [
         {
             "supercategory": "person",
             "id": 1,
@@ -665,7 +680,51 @@ def to_posetrack18(seq: Sequence) -> dict:
             "skeleton": POSETRACK18_SKELETON,
         }
     ]
-    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def to_posetrack18(seq: Sequence) -> dict:
+    """The PoseTrack 2018 (COCO-like) json object of a sequence."""
+    vid_id = video_id(seq.name, seq.vid_id)
+    n = len(seq.frames)
+    images = [posetrack18_image(idx, frame, vid_id, n) for idx, frame in enumerate(seq.frames)]
+    annotations = [a for idx, frame in enumerate(seq.frames) for a in posetrack18_annotations(idx, frame, vid_id)]
+    return {"images": images, "annotations": annotations, "categories": posetrack18_categories()}
+
+
+def stream_sequence(
+    frames: Callable[[], Iterable[Frame]],
+    count: int,
+    name: str,
+    path: str | os.PathLike,
+    fmt: str = "2017",
+    vid_id: str | None = None,
+) -> Path:
+    """Write a sequence of ``count`` frames in PoseTrack ``fmt`` frame by frame, never holding more
+    than one frame: ``frames()`` gives a fresh iterator over them (called twice for 2018, whose
+    images and annotations are two lists). The bytes are those of :func:`write_sequence` (the json
+    module's default separators join list items with ", "). Written in place: give a temp path."""
+    if fmt not in ("2017", "2018"):
+        raise PoseTrackError(f"unknown PoseTrack format {fmt!r} (use '2017' or '2018')")
+    dump = functools.partial(json.dumps, allow_nan=False)
+    with open(path, "w", encoding="utf-8") as f:
+        if fmt == "2017":
+            f.write('{"annolist": [')
+            for idx, frame in enumerate(frames()):
+                f.write((", " if idx else "") + dump(posetrack17_entry(idx, frame)))
+            f.write("]}")
+            return Path(path)
+        vid = video_id(name, vid_id)
+        f.write('{"images": [')
+        for idx, frame in enumerate(frames()):
+            f.write((", " if idx else "") + dump(posetrack18_image(idx, frame, vid, count)))
+        f.write('], "annotations": [')
+        first = True
+        for idx, frame in enumerate(frames()):
+            for ann in posetrack18_annotations(idx, frame, vid):
+                f.write(("" if first else ", ") + dump(ann))
+                first = False
+        f.write('], "categories": ' + dump(posetrack18_categories()) + "}")
+    return Path(path)
 
 
 def write_sequence(seq: Sequence, path: str | os.PathLike, fmt: str = "2017") -> Path:

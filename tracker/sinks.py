@@ -14,23 +14,31 @@ output of the run together; without one, each file appears by its own atomic ren
 * :class:`AnnotatedVideoSink`: the frames with the tracked poses drawn, as H.264
   (:class:`tracker.video.VideoSink`).
 
-Each keeps only the compact per-frame records it writes, never the frames.
+None keeps a frame or its results: the json sinks spool compact records to an anonymous file in
+the output's folder and write the final files from it at the end, so memory stays flat in the
+video's length.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
+import os
+import tempfile
+import uuid
+from array import array
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 
-from eval.posetrack import MAX_TRACK_ID, Sequence, people_from_keypoints, write_sequence
+from eval.posetrack import MAX_TRACK_ID, Person, people_from_keypoints, stream_sequence
 from eval.posetrack import Frame as PtFrame
 from pose.errors import HrtrackError
-from pose.files import OutputPlan, atomic_write_json
+from pose.files import OutputPlan, default_mode
 from tracker.annotate import annotate
 from tracker.pipeline import FrameResult
 from tracker.video import Frame, VideoSink
@@ -56,7 +64,12 @@ class OutputFilter:
 
 
 class PoseTrackSink:
-    """``out_dir/<format>/<name>.json`` for each format (one PoseTrack frame per result)."""
+    """``out_dir/<format>/<name>.json`` for each format (one PoseTrack frame per result).
+
+    Streamed: each frame's people go to an anonymous spool file as they come (one json line), so
+    memory does not grow with the video; :meth:`close` reads the spool once for the tracks' spans
+    (:func:`compact_ids`) and once per format while it writes the files frame by frame
+    (:func:`eval.posetrack.stream_sequence`: the same bytes as writing the whole sequence)."""
 
     def __init__(
         self,
@@ -73,9 +86,20 @@ class PoseTrackSink:
         self.formats = list(formats)
         self.name = name
         self.filt = filt or OutputFilter()
-        self.frames: list[PtFrame] = []
+        self.count = 0
+        self.spans: dict[int, tuple[int, int]] = {}
+        self._spool: IO[str] | None = None
+
+    def _target(self, path: Path) -> Path:
+        if self.plan is not None:
+            return self.plan.temp(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def write(self, frame: Frame, result: FrameResult) -> None:
+        if self._spool is None:
+            spool_dir = self._target(self.paths[0]).parent
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)  # noqa: SIM115 - until close()
         keep = result.scores >= self.filt.min_box_score
         layout = result.poses.layout or "coco"
         people = people_from_keypoints(
@@ -86,25 +110,73 @@ class PoseTrackSink:
             layout,
             self.filt.min_joint_score,
         )
-        self.frames.append(PtFrame(image=result.name, is_labeled=True, people=people))
+        for p in people:
+            first = self.spans.get(p.track_id, (self.count, self.count))[0]
+            self.spans[p.track_id] = (first, self.count)
+        record = [result.name, [_person_record(p) for p in people]]
+        self._spool.write(json.dumps(record, allow_nan=False) + "\n")
+        self.count += 1
+
+    def _frames(self, mapping: dict[int, int]) -> Iterator[PtFrame]:
+        assert self._spool is not None
+        self._spool.seek(0)
+        for line in self._spool:
+            image, people = json.loads(line)
+            yield PtFrame(image=image, is_labeled=True, people=[_person_from_record(r, mapping) for r in people])
 
     def close(self) -> list[Path]:
-        spans: dict[int, tuple[int, int]] = {}
-        for k, frame in enumerate(self.frames):
-            for person in frame.people:
-                first = spans.get(person.track_id, (k, k))[0]
-                spans[person.track_id] = (first, k)
-        mapping = compact_ids(spans)
-        for frame in self.frames:
-            for person in frame.people:
-                person.track_id = mapping[person.track_id]
-        seq = Sequence(name=self.name, frames=self.frames)
-        for fmt, path in zip(self.formats, self.paths, strict=True):
-            write_sequence(seq, self.plan.temp(path) if self.plan is not None else path, FORMATS[fmt])
+        mapping = compact_ids(self.spans)
+        if self._spool is None:  # no frame at all
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed below
+        try:
+            for fmt, path in zip(self.formats, self.paths, strict=True):
+                target = self._target(path)
+                tmp = target if self.plan is not None else _sibling_temp(path)
+                try:
+                    stream_sequence(lambda: self._frames(mapping), self.count, self.name, tmp, FORMATS[fmt])
+                    if tmp != target:
+                        os.chmod(tmp, default_mode())
+                        os.replace(tmp, target)
+                finally:
+                    if tmp != target:
+                        tmp.unlink(missing_ok=True)
+        finally:
+            self.abort()
         return list(self.paths)
 
     def abort(self) -> None:
-        self.frames = []
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+def _sibling_temp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _person_record(p: Person) -> list:
+    """A predicted person as plain json values (NaN scores as null): exact floats, one line."""
+    return [
+        int(p.track_id),
+        None if p.box is None else [float(v) for v in p.box],
+        None if p.score is None else float(p.score),
+        [int(j) for j in np.flatnonzero(p.present)],
+        [[float(x), float(y)] for x, y in p.joints[p.present]],
+        [float(v) for v in p.scores[p.present]],
+    ]
+
+
+def _person_from_record(record: list, mapping: dict[int, int]) -> Person:
+    tid, box, score, joints, xy, scores = record
+    person = Person.empty(mapping[tid])
+    if joints:
+        person.present[joints] = True
+        person.joints[joints] = xy
+        person.scores[joints] = scores
+        person.visible[joints] = 1
+    person.box = None if box is None else np.asarray(box, dtype=float)
+    person.score = score
+    return person
 
 
 def compact_ids(spans: dict[int, tuple[int, int]], limit: int = MAX_TRACK_ID) -> dict[int, int]:
@@ -132,7 +204,11 @@ def compact_ids(spans: dict[int, tuple[int, int]], limit: int = MAX_TRACK_ID) ->
 
 
 class TracksSink:
-    """The per-track export (see the module docstring) at ``path``; poses below ``min_box_score`` left out."""
+    """The per-track export (see the module docstring) at ``path``; poses below ``min_box_score`` left out.
+
+    Streamed: each entry goes to an anonymous spool file as it comes, and only its offset is kept
+    (by track); :meth:`close` writes the file track by track from the spool (the bytes of
+    ``json.dumps`` of the whole object)."""
 
     def __init__(self, path: Path, min_box_score: float = 0.0, plan: OutputPlan | None = None) -> None:
         self.path = Path(path)
@@ -140,38 +216,65 @@ class TracksSink:
         if plan is not None:
             plan.add(self.path, "--out")
         self.min_box_score = min_box_score
-        self.tracks: dict[int, list[dict]] = {}
+        self.offsets: dict[int, array] = {}
         self.num_frames = 0
         self.layout = "coco"
+        self._spool: IO[bytes] | None = None
+
+    def _target(self) -> Path:
+        if self.plan is not None:
+            return self.plan.temp(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self.path
 
     def write(self, frame: Frame, result: FrameResult) -> None:
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile("w+b", dir=self._target().parent)  # noqa: SIM115 - until close()
         self.num_frames += 1
         if result.poses.layout is not None:
             self.layout = result.poses.layout.name
         for i in np.flatnonzero(result.scores >= self.min_box_score):
-            self.tracks.setdefault(int(result.track_ids[i]), []).append(
-                {
-                    "frame": result.index,
-                    "image": result.name,
-                    "box": [round(float(v), 2) for v in result.boxes[i]],
-                    "score": round(float(result.scores[i]), 4),
-                    "keypoints": [
-                        [round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in result.keypoints[i]
-                    ],
-                }
-            )
+            entry = {
+                "frame": result.index,
+                "image": result.name,
+                "box": [round(float(v), 2) for v in result.boxes[i]],
+                "score": round(float(result.scores[i]), 4),
+                "keypoints": [
+                    [round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in result.keypoints[i]
+                ],
+            }
+            self.offsets.setdefault(int(result.track_ids[i]), array("q")).append(self._spool.tell())
+            self._spool.write(json.dumps(entry, allow_nan=False).encode("utf-8") + b"\n")
 
     def close(self) -> list[Path]:
-        obj = {
-            "num_frames": self.num_frames,
-            "keypoint_layout": self.layout,
-            "tracks": {str(k): v for k, v in sorted(self.tracks.items())},
-        }
-        atomic_write_json(obj, self.plan.temp(self.path) if self.plan is not None else self.path)
+        target = self._target()
+        tmp = target if self.plan is not None else _sibling_temp(self.path)
+        head = json.dumps({"num_frames": self.num_frames, "keypoint_layout": self.layout, "tracks": {}})
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(head[:-2])  # up to "tracks": {
+                for k, tid in enumerate(sorted(self.offsets)):
+                    f.write((", " if k else "") + json.dumps(str(tid)) + ": [")
+                    for m, offset in enumerate(self.offsets[tid]):
+                        assert self._spool is not None
+                        self._spool.seek(offset)
+                        f.write((", " if m else "") + self._spool.readline().decode("utf-8").rstrip("\n"))
+                    f.write("]")
+                f.write("}}")
+            if tmp != target:
+                os.chmod(tmp, default_mode())
+                os.replace(tmp, target)
+        finally:
+            if tmp != target:
+                tmp.unlink(missing_ok=True)
+            self.abort()
         return [self.path]
 
     def abort(self) -> None:
-        self.tracks = {}
+        self.offsets = {}
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
 class AnnotatedVideoSink:
