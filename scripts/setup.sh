@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the local virtualenv .venv and install hrtrack with its test tools.
 # torch goes in first and pinned, so that pip never resolves a CUDA build from the registry.
-# Usage: bash scripts/setup.sh [--ptlflow]   (--ptlflow adds the optional ptlflow extra)
+# Usage: bash scripts/setup.sh [--ptlflow | --all]
+#   --ptlflow adds the optional ptlflow extra; --all adds every optional extra (ptlflow, ray): what CI tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,8 +14,9 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
     "${PIP[@]}" torch==2.13.0
 fi
 extras="test"
-if [ "${1:-}" = "--ptlflow" ]; then
-    extras="test,ptlflow"
-fi
+case "${1:-}" in
+    --ptlflow) extras="test,ptlflow" ;;
+    --all) extras="test,ptlflow,ray" ;;
+esac
 "${PIP[@]}" -e ".[${extras}]" torch==2.13.0
 echo "hrtrack installed in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

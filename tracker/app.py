@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tracker.detectors import make_detector
 from tracker.detectors.base import Detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker
 from tracker.pipeline import PipelineConfig, StageTimer, track
-from tracker.sinks import FORMATS, OutputFilter, ResultSink, plan_track_outputs, track_sinks
+from tracker.sinks import FORMATS, OutputFilter, ResultSink, track_sinks
 from tracker.video import ImageListSource, VideoSource, open_source
 
 
@@ -77,6 +78,7 @@ def track_source(
     sinks: list[ResultSink],
     progress: bool = True,
     name: str = "",
+    on_frame: Callable[[], None] | None = None,
 ) -> tuple[TrackSummary, list[Path]]:
     """Track every frame of ``source`` into ``sinks``; returns the summary and the written files.
 
@@ -85,7 +87,8 @@ def track_source(
     2. at the end every sink is closed (its files appear by rename); on any error, or an
        interruption, every sink is aborted and leaves nothing.
 
-    Shows a progress bar (people, fps) unless ``progress`` is False.
+    Shows a progress bar (people, fps) unless ``progress`` is False; ``on_frame`` is called after
+    every frame (a corpus run's one bar over all sequences).
     """
     summary = TrackSummary()
     bar = tqdm(total=len(source), unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
@@ -100,6 +103,8 @@ def track_source(
             summary.detections += result.num_detections
             summary.tracks.update(int(i) for i in result.track_ids)
             bar.update(1)
+            if on_frame is not None:
+                on_frame()
             elapsed = time.perf_counter() - start
             bar.set_postfix(people=len(result.track_ids), fps=f"{summary.frames / elapsed:.1f}")
         bar.close()
@@ -126,41 +131,79 @@ def resolve_device(spec: str) -> str:
     return spec
 
 
-def run_track(args: argparse.Namespace) -> int:
-    """Run the pipeline for the parsed ``track`` options; returns the exit status.
+@dataclass(frozen=True)
+class Job:
+    """One sequence of a ``track`` run: where its frames come from, its name (of its output files)
+    and its detector spec (``json:DIR`` and a bare ``gt`` resolved per sequence)."""
 
-    The outputs are planned (checked, nothing created) before any input is read; they are written
-    under temp names and appear together at the end, or not at all (:class:`pose.files.OutputPlan`)."""
-    device = resolve_device(args.device)
-    name = args.name or Path(args.source).stem
+    source: str
+    name: str
+    detector: str
+
+
+def job_outputs(job: Job, args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """The files a job writes, with the option that names them."""
     out = Path(args.out)
     formats = list(FORMATS) if args.format == "both" else [args.format]
-    detector_file = args.detector.partition(":")[2] if args.detector.partition(":")[0] in ("json", "gt") else None
-    with OutputPlan(inputs=[args.source, args.weights, detector_file]) as plan:
-        plan_track_outputs(plan, out, name, formats, args.render)
-        source = open_source(args.source, args.images_root)
+    paths = [(out / fmt / f"{job.name}.json", "--out") for fmt in formats]
+    paths.append((out / "tracks" / f"{job.name}.json", "--out"))
+    if args.render:
+        paths.append((Path(args.render), "--render"))
+    return paths
+
+
+class Models:
+    """The pose network and the flow of a process, loaded once and shared by its sequences."""
+
+    def __init__(self, args: argparse.Namespace, device: str) -> None:
+        self.device = device
+        self.flow_spec = args.flow
+        self.flow = make_flow(args.flow, args.flow_max_side, device)
         progress = not args.quiet
-        flow = make_flow(args.flow, args.flow_max_side, device)
-        detector = make_detector(args.detector, args.det_threshold)
-        pose = zoo.resolve_pose(args.weights, device, args.arch, args.input_size, args.keypoint_layout, progress)
-        estimator = load_estimator(
-            pose.path,
-            pose.arch,
-            pose.input_size,
-            pose.layout,
+        self.pose = zoo.resolve_pose(args.weights, device, args.arch, args.input_size, args.keypoint_layout, progress)
+        self.estimator = load_estimator(
+            self.pose.path,
+            self.pose.arch,
+            self.pose.input_size,
+            self.pose.layout,
             device=device,
             flip_test=not args.no_flip,
             batch_size=args.batch_size,
             compile=args.compile,
             bf16=args.bf16,
         )
+
+    def describe(self, detector: str) -> str:
+        p = self.pose
+        return (
+            f"hrtrack: pose {p.label} ({p.arch} {p.input_size[0]}x{p.input_size[1]}, {p.layout} layout), "
+            f"detector {detector}, flow {self.flow_spec}, device {self.device}"
+        )
+
+
+def track_job(
+    job: Job,
+    args: argparse.Namespace,
+    models: Models | None = None,
+    progress: bool = True,
+    on_frame: Callable[[], None] | None = None,
+) -> tuple[TrackSummary, list[Path], StageTimer]:
+    """Track one sequence into its planned outputs (all committed together at the end, or none).
+
+    ``models``: the process's network and flow (loaded here when None, after the outputs and the
+    source are checked, so that a bad input fails before any model is loaded)."""
+    device = resolve_device(args.device)
+    inputs = [job.source, args.weights, job.detector.partition(":")[2] or None]
+    with OutputPlan(inputs=inputs) as plan:
+        for path, option in job_outputs(job, args):
+            plan.add(path, option, suffixes=(".mp4",) if option == "--render" else ())
+        source = open_source(job.source, args.images_root)
+        detector = make_detector(job.detector, args.det_threshold)
+        if models is None:
+            models = Models(args, device)
+            if progress:
+                print(models.describe(job.detector), file=sys.stderr)
         warn_unmatched_detections(detector, source)
-        if progress:
-            print(
-                f"hrtrack: pose {pose.label} ({pose.arch} {pose.input_size[0]}x{pose.input_size[1]}, {pose.layout} "
-                f"layout), detector {args.detector}, flow {args.flow}, device {device}",
-                file=sys.stderr,
-            )
         tracker = FlowTracker(
             FlowTrackConfig(
                 assoc=args.assoc,
@@ -170,32 +213,71 @@ def run_track(args: argparse.Namespace) -> int:
                 high_score=args.min_box_score,
             )
         )
+        flow = models.flow
         config = PipelineConfig(
             box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None, pose_nms=args.pose_nms or None
         )
         timer = StageTimer()
+        formats = list(FORMATS) if args.format == "both" else [args.format]
         filt = OutputFilter(args.min_box_score, args.min_joint_score)
-        sinks = track_sinks(out, name, formats, filt, args.render, (source.width, source.height, source.fps), plan)
+        out = Path(args.out)
+        sinks = track_sinks(out, job.name, formats, filt, args.render, (source.width, source.height, source.fps), plan)
         summary, written = track_source(
-            source, detector, estimator, flow, tracker, config, timer, sinks, progress=progress, name=name
+            source, detector, models.estimator, flow, tracker, config, timer, sinks, progress, job.name, on_frame
         )
-    if summary.failed:
-        print(
-            f"hrtrack: warning: {summary.failed} frame(s) could not be decoded and were written without people",
-            file=sys.stderr,
-        )
-    if summary.detections == 0:
-        print(
-            f"hrtrack: warning: --detector {args.detector}: no person detected in any of the {summary.frames} frames",
-            file=sys.stderr,
-        )
-    if progress:
+    return summary, written, timer
+
+
+def run_track(args: argparse.Namespace) -> int:
+    """Run the pipeline for the parsed ``track`` options; returns the exit status.
+
+    One source: tracked here, its outputs planned (checked, nothing created) before any input is
+    read, written under temp names and committed together at the end, or not at all
+    (:class:`pose.files.OutputPlan`). Several sources (or ``--workers``/``--ray``): a corpus run
+    (:mod:`tracker.corpus`), resumable, one sequence failing alone."""
+    threads = torch.get_num_threads()
+    try:
+        return _run_track(args)
+    finally:
+        torch.set_num_threads(threads)  # --threads is this run's (the Python API may go on)
+
+
+def _run_track(args: argparse.Namespace) -> int:
+    from tracker.corpus import plan_jobs, run_corpus
+
+    jobs = plan_jobs(args)
+    if len(jobs) > 1 or args.workers > 1 or args.ray is not None:
+        return run_corpus(jobs, args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    summary, written, timer = track_job(jobs[0], args, progress=not args.quiet)
+    report_summary(summary, jobs[0].detector)
+    if not args.quiet:
         print(timer.summary(), file=sys.stderr)
     print(
         f"{summary.frames} frames, {summary.detections} detections, {len(summary.tracks)} tracks -> "
         + ", ".join(str(p) for p in written)
     )
+    if args.eval:
+        from tracker.corpus import evaluate_results
+
+        evaluate_results(args)
     return 0
+
+
+def report_summary(summary: TrackSummary, detector: str, name: str = "") -> None:
+    """The warnings of a tracked sequence: undecodable frames, nobody detected."""
+    where = f"{name}: " if name else ""
+    if summary.failed:
+        print(
+            f"hrtrack: warning: {where}{summary.failed} frame(s) could not be decoded and were written without people",
+            file=sys.stderr,
+        )
+    if summary.detections == 0:
+        print(
+            f"hrtrack: warning: {where}--detector {detector}: no person detected in any of the {summary.frames} frames",
+            file=sys.stderr,
+        )
 
 
 def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageListSource) -> None:

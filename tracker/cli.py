@@ -196,18 +196,41 @@ def _flow_spec(text: str) -> str:
 
 
 def _detector_spec(text: str) -> str:
-    """A zoo detector, ``onnx:PATH``, ``json:PATH``, ``gt:ANNOTATION`` (existing files) or ``hog``."""
+    """A zoo detector, ``onnx:PATH``, ``json:PATH`` or ``json:DIR``, ``gt:ANNOTATION`` or ``gt`` (each
+    annotation source's own boxes), or ``hog``."""
     from tracker import zoo
 
-    if zoo.lookup(text, "detector") is not None or text == "hog":
+    if zoo.lookup(text, "detector") is not None or text in ("hog", "gt"):
         return text
     kind, _, arg = text.partition(":")
+    if kind == "json" and arg and Path(arg).is_dir():
+        return text  # json:DIR: DIR/<sequence name>.json per sequence
     if kind in ("onnx", "json", "gt") and arg:
         if not Path(arg).is_file():
             _fail_path(arg, "no such file")
         return text
     names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "detector")
     _fail(text, f"use a zoo detector ({names}), onnx:PATH, json:PATH, gt:ANNOTATION or hog")
+
+
+def _source_spec(text: str) -> str:
+    """An existing file or folder, or a glob pattern that matches something."""
+    import glob
+
+    if not Path(text).exists():
+        if glob.has_magic(text):
+            if not glob.glob(text):
+                _fail_path(text, "no file matches this pattern")
+        else:
+            _fail_path(text, "no such file or folder")
+    return text
+
+
+def _ray_address(text: str) -> str:
+    """``auto``, ``ray://HOST:PORT`` or ``HOST:PORT`` of a running Ray cluster."""
+    if text in ("local", "auto") or re.fullmatch(r"(ray://)?[\w.-]+:\d+", text):
+        return text
+    _fail(text, "use auto, ray://HOST:PORT or HOST:PORT (or no value: a local Ray instance)")
 
 
 def _pose_weights(text: str) -> str:
@@ -310,7 +333,13 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         description="Detect, propagate by optical flow, estimate poses with HRNet and link them by "
         "flow-based OKS (FlowTrack). Writes PoseTrack json and a per-track export.",
     )
-    p.add_argument("source", type=_existing(), help="video file, folder of frames, or PoseTrack annotation json")
+    p.add_argument(
+        "source",
+        nargs="+",
+        type=_source_spec,
+        help="video file, folder of frames, PoseTrack annotation json, a folder of annotation files "
+        "(e.g. annotations/val/) or a glob pattern; several: a corpus run (resumable, --workers, --ray)",
+    )
     p.add_argument(
         "--images-root", type=_existing("folder"), help="folder the annotation's image names are relative to"
     )
@@ -332,8 +361,8 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         "--detector",
         default=zoo.DEFAULT_DETECTOR,
         type=_detector_spec,
-        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH, "
-        "gt:ANNOTATION or hog (weak)",
+        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH "
+        "(json:DIR: DIR/<sequence>.json), gt:ANNOTATION (gt: each annotation source's own boxes) or hog (weak)",
     )
     p.add_argument("--det-threshold", type=PROBABILITY, help="detector score threshold (detector default if unset)")
     p.add_argument(
@@ -382,6 +411,33 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
+    corpus = p.add_argument_group("many sources (a corpus run)")
+    corpus.add_argument(
+        "--overwrite", action="store_true", help="track again sequences whose outputs are complete (default: skip)"
+    )
+    corpus.add_argument(
+        "--workers", type=number(int, 1, 256), default=1, help="local processes, torch threads split (default 1)"
+    )
+    corpus.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        type=_ray_address,
+        help="each sequence a Ray task: a local Ray instance, or auto / ray://HOST:PORT (extra [ray])",
+    )
+    corpus.add_argument(
+        "--threads",
+        type=number(int, 1, 1024),
+        help="torch threads per sequence (default: all cores, split between --workers; 1 per Ray task); "
+        "runs with equal --threads give byte-identical outputs",
+    )
+    corpus.add_argument(
+        "--gpus-per-task", type=number(float, 0.0, 64.0), default=0.0, help="GPUs per Ray task (fractions allowed)"
+    )
+    corpus.add_argument(
+        "--eval", type=_existing(), metavar="GT_DIR", help="score the results against this ground truth at the end"
+    )
     p.set_defaults(func="tracker.app:run_track")
 
 
@@ -598,6 +654,21 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=number(int, 1, 10000), default=3, help="timed steps (default 3)")
     _device(train, what="; cpu also times CUDA when present")
     train.set_defaults(func=_cmd_bench_train)
+
+    corpus = kinds.add_parser(
+        "corpus", help="a synthetic corpus tracked serially, with --workers 2 and --ray; peak memory vs video length"
+    )
+    corpus.add_argument("--sequences", type=number(int, 1, 1000), default=8, help="sequences (default 8)")
+    corpus.add_argument("--frames", type=number(int, 2, 100000), default=40, help="frames each (default 40)")
+    corpus.add_argument(
+        "--memory-frames",
+        type=COUNT,
+        default=300,
+        metavar="N",
+        help="peak RSS of one N-frame sequence against 10 N (default 300; 0: skip)",
+    )
+    corpus.add_argument("--data", help="keep the generated sets and the outputs in this folder (default: temporary)")
+    corpus.set_defaults(func="tracker.bench.corpus:run_bench_corpus")
 
     synth = kinds.add_parser(
         "synth", help="mAP/MOTA of the demo model on held-out synthetic sequences: GT boxes vs detections, flow"

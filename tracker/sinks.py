@@ -319,14 +319,3 @@ def track_sinks(
 
 def track_export_path(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / "tracks" / f"{name}.json"
-
-
-def plan_track_outputs(
-    plan: OutputPlan, out_dir: Path, name: str, formats: list[str], render: Path | None = None
-) -> list[Path]:
-    """Plan (check, create nothing) the files :func:`track_sinks` will write; the same paths and options."""
-    paths = [plan.add(Path(out_dir) / fmt / f"{name}.json", "--out") for fmt in formats]
-    paths.append(plan.add(track_export_path(out_dir, name), "--out"))
-    if render is not None:
-        paths.append(plan.add(render, "--render", suffixes=(".mp4",)))
-    return paths
