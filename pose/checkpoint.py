@@ -19,7 +19,6 @@ first offending key with both shapes.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 
 from pose.errors import HrtrackError
-from pose.files import default_mode
+from pose.files import atomic_path
 
 BACKBONE_PREFIXES = ("conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition", "stage")
 _HEAD_RENAMES = (("head.final_layer.", "final_layer."), ("keypoint_head.final_layer.", "final_layer."))
@@ -187,14 +186,6 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike[str], half: bool =
 def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: ``path`` is whole or as it was
     (the temp is removed on any failure or interruption)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)

@@ -30,20 +30,28 @@ def default_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) to ``path`` atomically; creates the folder. Returns the path."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp file beside ``path`` to write in the block; renamed over ``path`` when the block
+    succeeds, removed when it fails or is interrupted (``path`` is then as it was). Creates the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        yield tmp
         os.chmod(tmp, default_mode())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically; creates the folder. Returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
 
 
 def atomic_write_json(obj: Any, path: str | os.PathLike[str], compact: bool = False) -> Path:
@@ -244,11 +252,16 @@ class OutputPlan:
     def __enter__(self) -> OutputPlan:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.abort()
+            return
+        self.abort()
+        if isinstance(exc, OSError) and exc.filename:  # name the user's file, not its temp
+            temps = {str(t.temp): t.path for t in self.targets.values() if t.temp is not None}
+            for temp, path in temps.items():
+                if str(exc.filename) == temp or str(exc.filename).startswith(temp + os.sep):
+                    exc.filename = str(path)
 
 
 @dataclass

@@ -137,7 +137,10 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.frames < 2:
         raise HrtrackError("--frames must be at least 2")
     if args.seed in (1000, 2000):
-        print(f"hrtrack demo: warning: seed {args.seed} is one the demo model was trained or validated on")
+        print(
+            f"hrtrack: warning: --seed {args.seed} is one the demo model was trained or validated on",
+            file=sys.stderr,
+        )
     out = Path(args.out)
     with OutputPlan() as plan:  # everything is made in a scratch folder, then moved into --out together
         items = {"synth": True, "posetrack17": True, "posetrack18": True, "tracks": True}

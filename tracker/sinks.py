@@ -21,11 +21,10 @@ video's length.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
-import os
 import tempfile
-import uuid
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ import numpy as np
 from eval.posetrack import MAX_TRACK_ID, Person, people_from_keypoints, stream_sequence
 from eval.posetrack import Frame as PtFrame
 from pose.errors import HrtrackError
-from pose.files import OutputPlan, default_mode
+from pose.files import OutputPlan, atomic_path
 from tracker.annotate import annotate
 from tracker.pipeline import FrameResult
 from tracker.video import Frame, VideoSink
@@ -130,16 +129,8 @@ class PoseTrackSink:
             self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed below
         try:
             for fmt, path in zip(self.formats, self.paths, strict=True):
-                target = self._target(path)
-                tmp = target if self.plan is not None else _sibling_temp(path)
-                try:
+                with _writing(path, self.plan) as tmp:
                     stream_sequence(lambda: self._frames(mapping), self.count, self.name, tmp, FORMATS[fmt])
-                    if tmp != target:
-                        os.chmod(tmp, default_mode())
-                        os.replace(tmp, target)
-                finally:
-                    if tmp != target:
-                        tmp.unlink(missing_ok=True)
         finally:
             self.abort()
         return list(self.paths)
@@ -150,8 +141,14 @@ class PoseTrackSink:
             self._spool = None
 
 
-def _sibling_temp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+@contextlib.contextmanager
+def _writing(path: Path, plan: OutputPlan | None) -> Iterator[Path]:
+    """Where to write ``path``: the plan's temp (the plan commits it), else an atomic temp of its own."""
+    if plan is not None:
+        yield plan.temp(path)
+    else:
+        with atomic_path(path) as tmp:
+            yield tmp
 
 
 def _person_record(p: Person) -> list:
@@ -247,11 +244,9 @@ class TracksSink:
             self._spool.write(json.dumps(entry, allow_nan=False).encode("utf-8") + b"\n")
 
     def close(self) -> list[Path]:
-        target = self._target()
-        tmp = target if self.plan is not None else _sibling_temp(self.path)
         head = json.dumps({"num_frames": self.num_frames, "keypoint_layout": self.layout, "tracks": {}})
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
+            with _writing(self.path, self.plan) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 f.write(head[:-2])  # up to "tracks": {
                 for k, tid in enumerate(sorted(self.offsets)):
                     f.write((", " if k else "") + json.dumps(str(tid)) + ": [")
@@ -261,12 +256,7 @@ class TracksSink:
                         f.write((", " if m else "") + self._spool.readline().decode("utf-8").rstrip("\n"))
                     f.write("]")
                 f.write("}}")
-            if tmp != target:
-                os.chmod(tmp, default_mode())
-                os.replace(tmp, target)
         finally:
-            if tmp != target:
-                tmp.unlink(missing_ok=True)
             self.abort()
         return [self.path]
 

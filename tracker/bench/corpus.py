@@ -1,6 +1,7 @@
-"""``hrtrack bench corpus``: a corpus of synthetic sequences tracked serially, with ``--workers 2``
-and with ``--ray``, in one run (wall time, ratio to serial, identical outputs); and the peak memory
-of one sequence against one ten times longer (flat memory in video length).
+"""``hrtrack bench corpus``: a corpus of synthetic sequences tracked serially (one torch thread,
+and all), with ``--workers 2`` and with ``--ray``, in one run (wall time, ratio to serial, outputs
+compared with the one-thread serial run: equal thread counts give identical bytes); and the peak
+memory of one sequence against one ten times longer (flat memory in video length).
 
 Every run is a fresh ``hrtrack track`` process, so that start-up (torch import, model loading,
 Ray's start) counts as a user sees it; peak RSS is the process's own (``os.wait4``).
@@ -63,7 +64,8 @@ def run_bench_corpus(args: argparse.Namespace) -> int:
         )
     base = ["track", str(data / "posetrack18"), "--images-root", str(data), "--detector", "gt"]
     base += ["--weights", "demo_synth_w16", "--quiet", "--overwrite"]
-    modes = [("serial", []), ("--workers 2", ["--workers", "2"])]
+    modes = [("serial, --threads 1", ["--threads", "1"]), ("serial (all threads)", [])]
+    modes.append(("--workers 2 (1 thread each)", ["--workers", "2"]))
     if importlib.util.find_spec("ray") is not None:
         modes.append(("--ray (local instance)", ["--ray"]))
     else:
@@ -74,13 +76,13 @@ def run_bench_corpus(args: argparse.Namespace) -> int:
         seconds, _ = _run([*base, "--out", str(out), *extra])
         outs.append(out)
         rows.append((label, seconds))
-    serial = rows[0][1]
+    serial = rows[1][1]
     frames = args.sequences * args.frames
     print(f"\n{args.sequences} sequences x {args.frames} frames ({size[0]}x{size[1]}), demo W16 model, GT boxes")
-    print("| run | wall s | frames/s | vs serial | outputs |")
+    print("| run | wall s | frames/s | vs serial (all threads) | outputs vs serial --threads 1 |")
     print("|---|---|---|---|---|")
     for (label, seconds), out in zip(rows, outs, strict=True):
-        same = "identical" if _same(outs[0], out) else "DIFFERENT"
+        same = "identical" if _same(outs[0], out) else "differ (other thread count)"
         print(f"| {label} | {seconds:.1f} | {frames / seconds:.1f} | {serial / seconds:.2f}x | {same} |")
     if args.memory_frames:
         short, long = args.memory_frames, args.memory_frames * 10
