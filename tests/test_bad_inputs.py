@@ -38,6 +38,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(root / "s" / "posetrack18" / f"{name}.json", root / "gt.json")
     (root / "gt").mkdir()
     shutil.copy(root / "s" / "posetrack18" / f"{name}.json", root / "gt" / "seq.json")
+    (root / "gt2").mkdir()
+    shutil.copy(root / "s" / "posetrack18" / f"{name}.json", root / "gt2" / f"{name}.json")
     shutil.copy(root / "s" / "detections" / f"{name}.json", root / "dets.json")
     save_state_dict(build_model("hrnet_w8"), root / "w8.pth")
     data = (root / "w8.pth").read_bytes()
@@ -185,6 +187,17 @@ CASES: list[tuple[str, list[str], str]] = [
     ("track-weights-text", [*TRACK, "--weights", "text.pth"], "text.pth"),
     ("track-weights-wrong-arch", [*TRACK, "--arch", "hrnet_w16"], "w8.pth"),
     ("track-weights-zoo-offline", [*TRACK[:4], *TRACK[8:], "--weights", "hrnet_w32_coco_256x192"], "hrnet_w32_coco"),
+    # track: many sources
+    ("track-workers-0", [*TRACK, "--workers", "0"], "--workers"),
+    ("track-threads-0", [*TRACK, "--threads", "0"], "--threads"),
+    ("track-gpus-per-task-negative", [*TRACK, "--gpus-per-task", "-1"], "--gpus-per-task"),
+    ("track-ray-address", [*TRACK, "--ray", "not an address"], "--ray"),
+    ("track-glob-matches-nothing", [*TRACK[:1], "nothing/*.json", *TRACK[2:]], "nothing/*.json"),
+    ("track-eval-missing", [*TRACK, "--eval", "nowhere"], "nowhere"),
+    ("track-name-with-two-sources", [*TRACK[:2], "gt.json", *TRACK[2:], "--name", "x"], "--name"),
+    ("track-render-with-two-sources", [*TRACK[:2], "gt.json", *TRACK[2:], "--render", "r.mp4"], "--render"),
+    ("track-two-sources-one-name", [*TRACK[:2], "gt2/000001_synth.json", *TRACK[2:]], "000001_synth"),
+    ("track-detector-gt-needs-annotations", [*VIDEO[:-1], "gt"], "--detector gt"),
     # eval
     ("eval-gt-missing", ["eval", "--gt", "nowhere", "--pred", "pred/good"], "nowhere"),
     ("eval-pred-missing", [*EVAL, "--pred", "nowhere"], "nowhere"),
