@@ -436,15 +436,15 @@ def read_sequence(path: str | os.PathLike, prediction: bool = False) -> Sequence
     name = path.name.rsplit(".", 1)[0]
     if not isinstance(data, dict):
         raise PoseTrackError(f"{path}: top level is not a json object")
-    if prediction:
-        check_prediction(data, path)
     try:
+        if prediction:
+            check_prediction(data, path)
         if "annolist" in data:
             return _parse_2017(data, name, path)
         return _parse_2018(data, name, path)
     except PoseTrackError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:
         raise PoseTrackError(f"{path}: unexpected PoseTrack structure ({type(e).__name__}: {e})") from None
 
 
@@ -461,16 +461,21 @@ def read_sequence(path: str | os.PathLike, prediction: bool = False) -> Sequence
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float) and not isinstance(v, bool) and (isinstance(v, float) or abs(v) < 2**63)
+
+
+def _show(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_track_id(tid: Any, where: str) -> None:
     if tid is None:
         raise PoseTrackError(f"{where}: track_id is missing")
     if not _is_number(tid) or not math.isfinite(tid) or tid != int(tid):
-        raise PoseTrackError(f"{where}: track_id must be an integer, got {tid!r}")
+        raise PoseTrackError(f"{where}: track_id must be an integer, got {_show(tid)}")
     if not 0 <= tid < MAX_TRACK_ID:
-        raise PoseTrackError(f"{where}: track_id must be in [0, {MAX_TRACK_ID}), got {tid!r}")
+        raise PoseTrackError(f"{where}: track_id must be in [0, {MAX_TRACK_ID}), got {_show(tid)}")
 
 
 def _check_numbers(values: Any, where: str, field: str, length: int | None = None) -> None:
@@ -480,16 +485,16 @@ def _check_numbers(values: Any, where: str, field: str, length: int | None = Non
         raise PoseTrackError(f"{where}: {field} has {len(values)} values, expected {length}")
     for k, v in enumerate(values):
         if not _is_number(v):
-            raise PoseTrackError(f"{where}: {field}[{k}] must be a number, got {v!r}")
+            raise PoseTrackError(f"{where}: {field}[{k}] must be a number, got {_show(v)}")
         if not math.isfinite(v):
-            raise PoseTrackError(f"{where}: {field}[{k}] is {v!r}, not a finite number")
+            raise PoseTrackError(f"{where}: {field}[{k}] is {_show(v)}, not a finite number")
 
 
 def _check_ids_unique(ids: list[Any], where: str) -> None:
     seen = set()
     for tid in ids:
         if tid in seen:
-            raise PoseTrackError(f"{where}: track_id {tid!r} is given to two people of this frame")
+            raise PoseTrackError(f"{where}: track_id {_show(tid)} is given to two people of this frame")
         seen.add(tid)
 
 
@@ -532,15 +537,21 @@ def check_prediction(data: dict, path: Path) -> None:
     if not isinstance(images, list) or not isinstance(annotations, list):
         return  # the reader reports it
     cats = data.get("categories") or []
-    names = cats[0].get("keypoints") if cats and isinstance(cats[0], dict) else None
+    cat = cats[0] if isinstance(cats, list) and cats else None
+    names = cat.get("keypoints") if isinstance(cat, dict) else None
     slots = len(names) if isinstance(names, list) and names else 17
-    frame_of = {img.get("id"): fi for fi, img in enumerate(images) if isinstance(img, dict)}
+    frame_of = {}
+    for fi, img in enumerate(images):
+        image_id = img.get("id") if isinstance(img, dict) else None
+        if not isinstance(image_id, int | str) or isinstance(image_id, bool):
+            raise PoseTrackError(f"{path}: image {fi}: id must be an integer or a string, got {_show(image_id)}")
+        frame_of[image_id] = fi
     ids: dict[Any, list[Any]] = {}
     for ai, ann in enumerate(annotations):
         where = f"{path}: annotation {ai}"
         if not isinstance(ann, dict):
             raise PoseTrackError(f"{where}: not an object")
-        if ann.get("image_id") not in frame_of:
+        if not isinstance(ann.get("image_id"), int | str) or ann.get("image_id") not in frame_of:
             raise PoseTrackError(f"{where}: image_id {ann.get('image_id')!r} is not the id of any image of the file")
         where = f"{path}: frame {frame_of[ann['image_id']]}, annotation {ai}"
         _check_track_id(ann.get("track_id"), where)

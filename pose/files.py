@@ -123,6 +123,13 @@ class OutputPlan:
                     self.targets[key].temp = Path(temp)
                 return path
             raise OutputError(f"{what}: also written by {self.targets[key].option or 'another output'}")
+        clash = next(
+            (t for k, t in self.targets.items() if k.startswith(key + os.sep) or key.startswith(k + os.sep)), None
+        )
+        if clash is not None:
+            raise OutputError(
+                f"{what}: clashes with {clash.path} ({clash.option or 'another output'}): one lies inside the other"
+            )
         if key in self.inputs:
             raise OutputError(f"{what}: is also an input of this run (refusing to overwrite it)")
         inside = next((p for k, p in self.sealed.items() if key.startswith(k + os.sep)), None)
@@ -157,10 +164,12 @@ class OutputPlan:
                 fd, tmp = tempfile.mkstemp(prefix=".hrtrack-probe.", dir=folder)
                 os.close(fd)
                 os.unlink(tmp)
-                os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))  # the folder is left exactly as it was
                 self._probed[folder] = None
             except OSError as e:
                 self._probed[folder] = e.strerror or type(e).__name__
+            else:
+                with contextlib.suppress(OSError):  # the folder's times as they were (its owner only)
+                    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))
         return self._probed[folder]
 
     def temp(self, path: str | os.PathLike[str]) -> Path:
@@ -184,12 +193,14 @@ class OutputPlan:
             self.times[folder] = (st.st_atime_ns, st.st_mtime_ns)
 
     def workdir(self, near: str | os.PathLike[str]) -> Path:
-        """A scratch folder beside ``near`` (removed at commit or abort): several outputs can be
-        staged there under their own names with ``add(..., temp=workdir / name)``."""
+        """A scratch folder inside the folder ``near`` (made if missing; the scratch is removed at
+        commit or abort): several outputs can be staged there under their own names with
+        ``add(..., temp=workdir / name)``."""
         near = Path(near)
-        self._mkdirs(near.parent)
-        self._remember(near.parent)
-        work = Path(tempfile.mkdtemp(prefix=f".{near.name}.", suffix=".tmp", dir=near.parent))
+        if near.is_dir():
+            self._remember(near)
+        self._mkdirs(near)  # inside it: the renames out of the scratch folder stay on one file system
+        work = Path(tempfile.mkdtemp(prefix=".hrtrack-work.", suffix=".tmp", dir=near))
         self.scratch.append(work)
         return work
 
@@ -201,7 +212,10 @@ class OutputPlan:
         if missing:
             self._remember(folder)
         for f in reversed(missing):
-            f.mkdir()
+            try:
+                f.mkdir()
+            except FileExistsError:  # another process made it meanwhile: it is not ours to remove
+                continue
             self.created.append(f)
 
     def commit(self) -> list[Path]:

@@ -99,6 +99,9 @@ def _write_predictions(folder: Path, gt_file: Path) -> None:
     case("kp50", lambda d: first(d)["keypoints"].pop())
     case("fewer_frames", lambda d: d["images"].pop())
     case("no_images", lambda d: d.pop("images"))
+    case("list_image_id", lambda d: d["images"][0].__setitem__("id", [1]))
+    case("huge_tid", lambda d: first(d).__setitem__("track_id", 10**400))
+    case("dict_categories", lambda d: d.__setitem__("categories", {"a": 1}))
     (folder / "not_json").mkdir()
     (folder / "not_json" / "seq.json").write_text("this is not json")
 
@@ -198,6 +201,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("track-render-with-two-sources", [*TRACK[:2], "gt.json", *TRACK[2:], "--render", "r.mp4"], "--render"),
     ("track-two-sources-one-name", [*TRACK[:2], "gt2/000001_synth.json", *TRACK[2:]], "000001_synth"),
     ("track-detector-gt-needs-annotations", [*VIDEO[:-1], "gt"], "--detector gt"),
+    ("track-eval-other-sequences", [*TRACK, "--eval", "gt"], "--eval gt"),
+    ("track-render-inside-out", [*TRACK, "--out", "x.mp4", "--render", "x.mp4"], "x.mp4"),
+    ("track-ray-cuda-without-gpus", [*TRACK, "--ray", "--device", "cuda"], "--device"),
     # eval
     ("eval-gt-missing", ["eval", "--gt", "nowhere", "--pred", "pred/good"], "nowhere"),
     ("eval-pred-missing", [*EVAL, "--pred", "nowhere"], "nowhere"),
@@ -227,6 +233,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("eval-pred-50-values", [*EVAL, "--pred", "pred/kp50"], "seq.json"),
     ("eval-pred-fewer-frames", [*EVAL, "--pred", "pred/fewer_frames"], "seq.json"),
     ("eval-pred-no-images", [*EVAL, "--pred", "pred/no_images"], "seq.json"),
+    ("eval-pred-list-image-id", [*EVAL, "--pred", "pred/list_image_id"], "seq.json"),
+    ("eval-pred-huge-track-id", [*EVAL, "--pred", "pred/huge_tid"], "seq.json"),
+    ("eval-pred-categories-not-a-list", [*EVAL, "--pred", "pred/dict_categories"], "seq.json"),
     # render
     ("render-video-missing", ["render", "nope.mp4", "tracks.json", "-o", "r.mp4"], "nope.mp4"),
     ("render-predictions-missing", ["render", "video.mp4", "nope.json", "-o", "r.mp4"], "nope.json"),

@@ -151,3 +151,28 @@ def test_per_frame_results_are_not_retained(corpus: Path, tmp_path: Path, monkey
     argv = [*TRACK, str(seq), "--images-root", str(corpus), "--out", str(tmp_path), "--render", str(tmp_path / "v.mp4")]
     assert main(argv) == 0
     assert len(counts) == 8 and max(counts) <= 2, counts  # only the previous frame's pair, never a growing list
+
+
+def test_a_lost_local_worker_takes_only_its_sequences(
+    corpus: Path,
+    serial: dict[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--workers 2``: the first sequence's worker dies; the sequences running with it fail
+    ("worker lost"), the ones not started yet run in a new pool, and the run ends with exit 2."""
+    crashes = tmp_path / "crashes"
+    crashes.mkdir()
+    for name in NAMES[1:]:  # a marker means "already crashed once": only the first sequence's worker dies
+        (crashes / f"{name}.crashed").write_text("")
+    monkeypatch.setenv("HRTRACK_TEST_CRASH_ONCE", str(crashes))
+    out = tmp_path / "out"
+    sources = [str(corpus / "posetrack18" / f"{n}.json") for n in NAMES]
+    argv = [*TRACK, *sources, "--images-root", str(corpus), "--out", str(out), "--workers", "2"]
+    assert main(argv) == 2
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "worker lost" in rows[NAMES[0]]
+    assert "done" in rows[NAMES[2]]  # started after the loss, in a fresh pool
+    assert _files(out) == {k: v for k, v in serial.items() if any(n in k for n in NAMES if "done" in rows[n])}
+    assert not [p for p in out.rglob(".*")]

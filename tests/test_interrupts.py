@@ -84,3 +84,78 @@ def test_synth_interrupted_keeps_an_earlier_set(clip: Path) -> None:
     status = _interrupt(clip, argv, clip / "s" / "videos", signal.SIGTERM)
     assert status == 143
     assert _snapshot(clip) == before
+
+
+def _processes_with(marker: str) -> list[int]:
+    """The processes whose environment holds ``marker`` (the run and the workers it spawned)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_workers_run_interrupted_stops_every_worker(clip: Path, tmp_path: Path, sig: signal.Signals) -> None:
+    """A ``--workers 2`` corpus run interrupted mid-way: the run ends, its workers end with it,
+    and no temp file is left (sequences finished before the signal stay, by design)."""
+    import uuid
+
+    data = tmp_path / "data"
+    generate(SynthConfig(sequences=3, frames=150, width=320, height=180, seed=12, write_video=False), data)
+    marker = f"HRTRACK_TEST_MARK={uuid.uuid4().hex}"
+    key, value = marker.split("=")
+    argv = ["track", str(data / "posetrack18"), "--images-root", str(data), "--detector", "gt"]
+    argv += ["--weights", "demo_synth_w16", "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), key: value}
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", *argv], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_processes_with(marker)) < 3:  # the run, the manager and at least one worker
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(5)  # the workers are tracking
+        proc.send_signal(sig)
+        status = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert status == (143 if sig == signal.SIGTERM else 130), proc.stderr.read().decode()[-2000:]
+    deadline = time.monotonic() + 15
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == [], "workers outlived the interrupted run"
+    assert not [p for p in (tmp_path / "out").rglob(".*")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a check as another user")
+def test_a_shared_folder_is_writable_for_a_user_who_does_not_own_it() -> None:
+    """Like /tmp: world-writable, owned by someone else. Planning an output there must not fail
+    (restoring the folder's times is only allowed to its owner, and is skipped then)."""
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's own folders are private to root
+    top.chmod(0o755)
+    shared = top / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    from pose.files import OutputPlan
+
+    pid = os.fork()
+    if pid == 0:  # the child: another user, the check, its verdict as the exit status
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            OutputPlan().add(shared / "run" / "x.json", "--out")
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    shutil.rmtree(top)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -230,7 +230,10 @@ def _ray_address(text: str) -> str:
     """``auto``, ``ray://HOST:PORT`` or ``HOST:PORT`` of a running Ray cluster."""
     if text in ("local", "auto") or re.fullmatch(r"(ray://)?[\w.-]+:\d+", text):
         return text
-    _fail(text, "use auto, ray://HOST:PORT or HOST:PORT (or no value: a local Ray instance)")
+    _fail(
+        text,
+        "use auto, ray://HOST:PORT or HOST:PORT, or no value for a local Ray instance (put --ray after the sources)",
+    )
 
 
 def _pose_weights(text: str) -> str:
@@ -424,7 +427,8 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         const="local",
         metavar="ADDRESS",
         type=_ray_address,
-        help="each sequence a Ray task: a local Ray instance, or auto / ray://HOST:PORT (extra [ray])",
+        help="each sequence a Ray task: a local Ray instance, or auto / ray://HOST:PORT (extra [ray]); "
+        "after the sources, or --ray=ADDRESS",
     )
     corpus.add_argument(
         "--threads",
@@ -902,9 +906,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["HRTRACK_DEBUG"] = "1"  # for the libraries' quiet blocks (pose.errors.debugging)
     else:
         _quiet_third_party()
-    previous = None
+    previous = previous_int = None
     if threading_main():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.getsignal(signal.SIGINT)
     try:
         args = build_parser().parse_args(argv)
         return int(_resolve(args.func)(args))
@@ -919,9 +924,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report("out of memory (use smaller inputs, --batch-size or --flow-max-side)")
         return 2
     except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         abort_active_plans()
         name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
-        print(f"hrtrack: interrupted ({name}); nothing of this run was written", file=sys.stderr)
+        print(f"hrtrack: interrupted ({name}); the outputs in progress were removed", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         if debug:
@@ -936,6 +942,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ["HRTRACK_DEBUG"] = debug_env
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def threading_main() -> bool:

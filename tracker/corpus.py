@@ -20,7 +20,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
+import importlib.util
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -99,12 +101,46 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
             raise HrtrackError(f"{source}: its sequence name {name!r} is also that of {seen[name]}")
         seen[name] = source
         jobs.append(Job(source, name, _detector_for(args.detector, source, name)))
+    if args.eval:
+        _check_eval(args.eval, {job.name for job in jobs})
+    if args.ray is not None and importlib.util.find_spec("ray") is None:
+        raise HrtrackError("--ray needs the optional extra: pip install 'hrtrack[ray]'")
+    if args.ray is not None and args.device.startswith("cuda") and args.gpus_per_task == 0:
+        raise HrtrackError(f"--device {args.device} with --ray: give --gpus-per-task (Ray hides GPUs from tasks)")
     check = OutputPlan(inputs=sources)
     for job in jobs:
         for path, option in job_outputs(job, args):
             check.add(path, option, suffixes=(".mp4",) if option == "--render" else ())
     check.abort()  # only the checks: each sequence plans and commits its own files
     return jobs
+
+
+def _check_eval(gt: str, names: set[str]) -> None:
+    """``--eval GT``: every ground-truth sequence must be one this run tracks (the results are
+    paired with the GT files by name), checked before any work."""
+    files = [Path(gt)] if Path(gt).is_file() else sorted(Path(gt).glob("*.json"))
+    if not files:
+        raise HrtrackError(f"--eval {gt}: no ground-truth .json files there")
+    missing = [f.stem for f in files if f.stem not in names]
+    if missing:
+        raise HrtrackError(
+            f"--eval {gt}: {len(missing)} ground-truth sequence(s) not tracked by this run (e.g. {missing[0]}); "
+            "results are paired with the GT files by name"
+        )
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """The run's paths made absolute, so that workers (processes, Ray tasks with another working
+    folder) read and write the same files as the driver."""
+    args.source = [os.path.abspath(s) for s in args.source]
+    for name in ("out", "images_root", "render", "eval"):
+        if getattr(args, name, None):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if args.weights and os.path.isfile(args.weights):
+        args.weights = os.path.abspath(args.weights)
+    kind, sep, rest = args.detector.partition(":")
+    if sep and kind in ("onnx", "json", "gt") and os.path.exists(rest):
+        args.detector = f"{kind}:{os.path.abspath(rest)}"
 
 
 def is_complete(job: Job, args: argparse.Namespace) -> bool:
@@ -132,6 +168,8 @@ def run_job(job: Job, args: argparse.Namespace, progress: object = None) -> Repo
         if key not in _MODELS:
             _MODELS.clear()
             _MODELS[key] = Models(args, resolve_device(args.device))
+        if progress is not None and not isinstance(progress, _BarQueue):
+            progress.put(("start", job.name))
         on_frame = _crash_hook(job) or (None if progress is None else lambda: progress.put(1))
         summary, _, timer = track_job(job, args, _MODELS[key], progress=False, on_frame=on_frame)
     except (HrtrackError, OSError, MemoryError) as exc:
@@ -164,8 +202,11 @@ def _crash_hook(job: Job):
 
 
 def _init_worker(threads: int) -> None:
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     torch.set_num_threads(threads)
 
 
@@ -177,6 +218,12 @@ def run_corpus(jobs: list[Job], args: argparse.Namespace) -> int:
     print the table, then ``--eval``; exit status 2 when a sequence failed."""
     from tqdm import tqdm
 
+    if args.ray is not None:  # Ray tasks run in other working folders
+        absolute_paths(args)
+        jobs = [
+            Job(os.path.abspath(j.source), j.name, _detector_for(args.detector, os.path.abspath(j.source), j.name))
+            for j in jobs
+        ]
     reports: dict[str, Report] = {}
     todo = []
     for job in jobs:
@@ -190,6 +237,11 @@ def run_corpus(jobs: list[Job], args: argparse.Namespace) -> int:
             f"hrtrack: {len(jobs)} sequences, {len(todo)} to track ({len(jobs) - len(todo)} complete), {mode}",
             file=sys.stderr,
         )
+    made = []  # the folders all sequences share, made here so that no worker removes them
+    for folder in sorted({path.parent for job in todo for path, _ in job_outputs(job, args)}):
+        missing = [f for f in (folder, *folder.parents) if not f.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        made.extend(reversed(missing))
     total = sum(_frame_count(job, args) for job in todo)
     bar = tqdm(total=total, unit="frame", disable=args.quiet or not todo, dynamic_ncols=True)
     if args.threads:
@@ -209,10 +261,17 @@ def run_corpus(jobs: list[Job], args: argparse.Namespace) -> int:
         bar.close()
         for job in todo:
             sweep_temps(job, args)
+        for folder in reversed(made):  # left empty (every sequence failed, or an interruption)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     print(format_table([reports[job.name] for job in jobs]))
-    failed = [r.name for r in reports.values() if r.status == "failed"]
+    failed = [r for r in reports.values() if r.status == "failed"]
     if failed:
-        raise HrtrackError(f"{len(failed)} of {len(jobs)} sequences failed: {', '.join(failed)} (see the table)")
+        text = f"{len(failed)} of {len(jobs)} sequences failed: {', '.join(r.name for r in failed)} (see the table)"
+        if any(r.message.startswith("internal error") for r in failed):  # a bug: exit 1, as for one source
+            print(f"hrtrack: error: {text}; rerun with --debug for the traceback", file=sys.stderr)
+            return 1
+        raise HrtrackError(text)
     if args.eval:
         evaluate_results(args)
     return 0
@@ -233,45 +292,72 @@ def _frame_count(job: Job, args: argparse.Namespace) -> int:
         from tracker.video import open_source
 
         return len(open_source(job.source, args.images_root))
-    except HrtrackError:
+    except (HrtrackError, OSError):
         return 0  # it fails when tracked, with its message in the table
 
 
 def _run_workers(todo: list[Job], args: argparse.Namespace, bar: object, reports: dict[str, Report]) -> None:
+    """``--workers N`` spawned processes. A worker that dies takes only the sequences that had
+    started with it (the pool is started again for the others); an interruption stops them all."""
     import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
 
     import torch
 
     threads = args.threads or max(1, torch.get_num_threads() // args.workers)
     ctx = mp.get_context("spawn")
+    started: set[str] = set()
     with ctx.Manager() as manager:
         queue = manager.Queue()
-        with ProcessPoolExecutor(args.workers, ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-            pending = {pool.submit(run_job, job, args, queue): job for job in todo}
-            while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(queue, bar)
-                for future in done:
-                    job = pending.pop(future)
-                    reports[job.name] = _result(future, job)
-            _drain(queue, bar)
+        waiting = list(todo)
+        while waiting:
+            pool = ProcessPoolExecutor(args.workers, ctx, initializer=_init_worker, initargs=(threads,))
+            try:
+                pending = {pool.submit(run_job, job, args, queue): job for job in waiting}
+                waiting = []
+                while pending:
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain(queue, bar, started)
+                    for future in done:
+                        job = pending.pop(future)
+                        try:
+                            reports[job.name] = future.result()
+                        except BrokenProcessPool:
+                            if job.name in started:
+                                reports[job.name] = Report(job.name, "failed", message="worker lost")
+                            else:  # it never ran: into the next pool
+                                waiting.append(job)
+                _drain(queue, bar, started)
+            except BaseException:
+                _stop(pool)
+                raise
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _drain(queue: object, bar: object) -> None:
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (an interrupted run)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # the executor has no public way
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
+def _drain(queue: object, bar: object, started: set[str] | None = None) -> None:
+    """Workers' messages: a frame done (1) advances the bar; ``("start", name)`` marks a sequence begun."""
     import queue as queue_module
 
     while True:
         try:
-            bar.update(queue.get_nowait())
+            message = queue.get_nowait()
         except queue_module.Empty:
             return
-
-
-def _result(future: object, job: Job) -> Report:
-    try:
-        return future.result()
-    except Exception as exc:  # the worker process died
-        return Report(job.name, "failed", message=f"worker lost ({type(exc).__name__}: {exc})")
+        if isinstance(message, tuple):
+            if started is not None:
+                started.add(message[1])
+        else:
+            bar.update(message)
 
 
 def _run_ray(todo: list[Job], args: argparse.Namespace, bar: object, reports: dict[str, Report]) -> None:
@@ -287,6 +373,13 @@ def _run_ray(todo: list[Job], args: argparse.Namespace, bar: object, reports: di
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **options)
     try:
         threads = args.threads or 1
+        have = ray.cluster_resources()
+        if threads > have.get("CPU", 0):
+            raise HrtrackError(f"--threads {threads}: the Ray cluster has {have.get('CPU', 0):g} CPUs")
+        if args.gpus_per_task > have.get("GPU", 0):
+            raise HrtrackError(
+                f"--gpus-per-task {args.gpus_per_task:g}: the Ray cluster has {have.get('GPU', 0):g} GPUs"
+            )
         task = ray.remote(_ray_job).options(num_cpus=threads, num_gpus=args.gpus_per_task, max_retries=3)
         refs = {task.remote(job, args): job for job in todo}
         while refs:

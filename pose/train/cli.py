@@ -110,7 +110,7 @@ def run_train(args: argparse.Namespace) -> int:
     that a run rejected before says one line only."""
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, format="%(message)s")
-    held = _HeldLog(logging.getLogger())
+    held = _HeldLog(logging.getLogger(), hold=rank == 0)  # only rank 0 calls on_start
     try:
         return _run_train(args, held, rank)
     finally:
@@ -178,9 +178,11 @@ def _run_train(args: argparse.Namespace, held: _HeldLog, rank: int) -> int:
 class _HeldLog(logging.handlers.MemoryHandler):
     """Keeps the log records of a run's preparation until :meth:`show`; dropped if it fails."""
 
-    def __init__(self, root: logging.Logger) -> None:
+    def __init__(self, root: logging.Logger, hold: bool = True) -> None:
         super().__init__(capacity=100000, flushLevel=logging.CRITICAL + 1)
         self.root, self.kept = root, list(root.handlers)
+        if not hold:
+            return
         for h in self.kept:
             root.removeHandler(h)
         root.addHandler(self)
