@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,24 +30,32 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _interrupt(cwd: Path, argv: list[str], out: Path, sig: signal.Signals) -> int:
-    """Run ``hrtrack argv`` in ``cwd``; once a file exists under ``out``, send ``sig``; the exit status."""
+def _interrupt(
+    cwd: Path,
+    argv: list[str],
+    ready: Callable[[], bool],
+    sig: signal.Signals,
+    env: dict[str, str] | None = None,
+    settle: float = 0.3,
+) -> int:
+    """Run ``hrtrack argv`` in ``cwd``; once ``ready()`` (and ``settle`` seconds more: well inside
+    the run), send ``sig``; the exit status."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracker.cli", *argv],
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **(env or {})},
     )
     deadline = time.monotonic() + 120
     try:
-        while not (out.exists() and any(p.is_file() for p in out.rglob("*"))):
+        while not ready():
             if proc.poll() is not None:
                 pytest.fail(f"hrtrack ended before it was interrupted: {proc.stderr.read().decode()[-2000:]}")
             if time.monotonic() > deadline:
-                pytest.fail("hrtrack wrote nothing within 120 s")
+                pytest.fail("hrtrack was not ready within 120 s")
             time.sleep(0.05)
-        time.sleep(0.3)  # well inside the run: frames encoded, json records kept
+        time.sleep(settle)
         proc.send_signal(sig)
         status = proc.wait(timeout=60)
     finally:
@@ -59,11 +68,15 @@ def _interrupt(cwd: Path, argv: list[str], out: Path, sig: signal.Signals) -> in
     return status
 
 
+def _wrote_under(out: Path) -> Callable[[], bool]:
+    return lambda: out.exists() and any(p.is_file() for p in out.rglob("*"))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_track_render_interrupted_leaves_nothing(clip: Path, sig: signal.Signals) -> None:
     before = _snapshot(clip)
     argv = ["track", SEQ, "--images-root", "s", "--detector", f"gt:{SEQ}", "--weights", "demo_synth_w16"]
-    status = _interrupt(clip, [*argv, "--out", "o", "--render", "o/video.mp4"], clip / "o", sig)
+    status = _interrupt(clip, [*argv, "--out", "o", "--render", "o/video.mp4"], _wrote_under(clip / "o"), sig)
     assert status == (143 if sig == signal.SIGTERM else 130)
     assert _snapshot(clip) == before
 
@@ -72,7 +85,7 @@ def test_track_render_interrupted_leaves_nothing(clip: Path, sig: signal.Signals
 def test_synth_interrupted_leaves_nothing(clip: Path, sig: signal.Signals) -> None:
     before = _snapshot(clip)
     argv = ["synth", "--out", "new", "--sequences", "2", "--frames", "300", "--size", "320x180"]
-    status = _interrupt(clip, argv, clip / "new", sig)
+    status = _interrupt(clip, argv, _wrote_under(clip / "new"), sig)
     assert status == (143 if sig == signal.SIGTERM else 130)
     assert _snapshot(clip) == before
 
@@ -81,7 +94,7 @@ def test_synth_interrupted_keeps_an_earlier_set(clip: Path) -> None:
     """A second synth into the same folder, interrupted: the first set is still there, whole."""
     before = _snapshot(clip)
     argv = ["synth", "--out", "s", "--frames", "300", "--size", "320x180"]
-    status = _interrupt(clip, argv, clip / "s" / "videos", signal.SIGTERM)
+    status = _interrupt(clip, argv, _wrote_under(clip / "s" / "videos"), signal.SIGTERM)
     assert status == 143
     assert _snapshot(clip) == before
 
@@ -111,21 +124,10 @@ def test_workers_run_interrupted_stops_every_worker(clip: Path, tmp_path: Path, 
     key, value = marker.split("=")
     argv = ["track", str(data / "posetrack18"), "--images-root", str(data), "--detector", "gt"]
     argv += ["--weights", "demo_synth_w16", "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), key: value}
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", *argv], env=env, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while len(_processes_with(marker)) < 3:  # the run, the manager and at least one worker
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        time.sleep(5)  # the workers are tracking
-        proc.send_signal(sig)
-        status = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert status == (143 if sig == signal.SIGTERM else 130), proc.stderr.read().decode()[-2000:]
+    # ready: the run, the manager and at least one worker; then 5 s of tracking
+    ready = lambda: len(_processes_with(marker)) >= 3  # noqa: E731
+    status = _interrupt(tmp_path, argv, ready, sig, env={key: value}, settle=5)
+    assert status == (143 if sig == signal.SIGTERM else 130)
     deadline = time.monotonic() + 15
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
