@@ -10,16 +10,21 @@
 5. argmax + quarter offset per joint, mapped back to the image with the inverse transform;
 6. person score = mean of the joint scores above 0.2, times the box score.
 
+The network runs on a backend (:mod:`pose.backends`): torch, onnxruntime, OpenVINO, or ``auto``,
+the fastest of them on this machine for this model (timed once, cached).
 OKS-NMS (threshold 0.9 in the official recipe) is available through :meth:`Poses.nms`.
 The result is the shared container :class:`pose.poses.Poses`, with the estimator's keypoint layout.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
+from pose import backends
 from pose.decode import decode_heatmaps, flip_back, flip_permutation
 from pose.errors import HrtrackError
 from pose.fold import prepare_for_inference
@@ -92,6 +97,10 @@ class PoseEstimator:
         layout: the model's keypoint layout (``coco`` by default, or ``posetrack18`` for a model
             trained on PoseTrack 2018 slots): its flip pairs are swapped by the flip test, and the
             returned poses carry it.
+        backend: ``torch`` (default), ``onnxruntime``, ``openvino`` or ``auto`` (the fastest here,
+            by a calibration cached in ``$HRTRACK_HOME``); see :mod:`pose.backends`.
+        weights: the checkpoint the model's weights came from: its ONNX export is cached beside it
+            (without one, the export goes to a temporary folder).
     """
 
     def __init__(
@@ -106,17 +115,22 @@ class PoseEstimator:
         compile: bool = False,
         dtype: torch.dtype = torch.float32,
         layout: KeypointLayout | str = COCO,
+        backend: str = "torch",
+        weights: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise HrtrackError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
-        model = model.to(self.device)
-        self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
-        self.dtype = dtype if prepare else torch.float32
-        self.compiled = compile and prepare
         self.input_h, self.input_w = input_size
         if self.input_h % 32 or self.input_w % 32:
             raise HrtrackError(f"input size {input_size} must be a multiple of 32 in height and width")
+        model = model.to(self.device)
+        self.dtype = dtype if prepare else torch.float32
+        self.compiled = compile and prepare
+        bf16 = self.dtype == torch.bfloat16
+        backends.check_backend(backend, self.device, bf16, self.compiled)
+        self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
+        self.backend, self.choice = self._backend(backend, model, weights)
         self.flip_test = flip_test
         self.batch_size = batch_size
         self.channel_order = channel_order
@@ -125,6 +139,29 @@ class PoseEstimator:
         self._perm = flip_permutation(self.num_joints, self.layout.flip_pairs)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
+
+    def _backend(
+        self, name: str, model: nn.Module, weights: str | Path | None
+    ) -> tuple[backends.Backend, backends.Choice]:
+        """The runtime of the network: ``name``, or the fastest of the candidates for ``auto``."""
+        size = (self.input_h, self.input_w)
+        weights = Path(weights) if weights else None
+        exported: list[nn.Module] = []
+
+        def build(which: str) -> backends.Backend:
+            if which == "torch":
+                return backends.TorchBackend(self.model, self.dtype)
+            if not exported:  # the ONNX export is always float32, whatever self.dtype
+                exported.append(self.model if self.dtype == torch.float32 else prepare_for_inference(model))
+            return backends.make_backend(which, exported[0], size, self.dtype, weights)
+
+        bf16 = self.dtype == torch.bfloat16
+        if name != "auto":
+            return build(name), backends.Choice(name, {}, False)
+        names = backends.candidates(self.device, bf16, self.compiled)
+        arch = f"hrnet_w{getattr(model, 'width', '?')}"
+        key = backends.calibration_key(arch, size, "bf16" if bf16 else "f32", names)
+        return backends.choose_backend(names, build, key, size)
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Affine crops ``(N,H,W,3)`` uint8 RGB with their centers and scales ``(N,2)``."""
@@ -152,8 +189,7 @@ class PoseEstimator:
             rows = x.shape[0]
             if self.compiled and rows & (rows - 1):  # pad to a power of two: few compiled shapes
                 x = torch.cat([x, x.new_zeros((1 << rows.bit_length()) - rows, *x.shape[1:])])
-            x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
-            y = self.model(x)[:rows].float()
+            y = self.backend(x)[:rows].float()
             if self.flip_test:
                 y = (y[:b] + flip_back(y[b:], self._perm)) * 0.5
             outs.append(y.cpu())

@@ -8,6 +8,7 @@ outputs plans them with :class:`OutputPlan`: checked before any work, committed 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from pose.errors import HrtrackError
+
+
+def hrtrack_home() -> Path:
+    """``$HRTRACK_HOME`` (default ``~/.cache/hrtrack``): the model cache, exports, calibrations."""
+    return Path(os.environ.get("HRTRACK_HOME") or Path.home() / ".cache" / "hrtrack")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's content, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def default_mode() -> int:

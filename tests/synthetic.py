@@ -131,10 +131,17 @@ class OracleEstimator:
     def __init__(self, walkers: list[Walker]) -> None:
         self.walkers = walkers
         self.t = 0
+        self.frame_of: dict[int, int] = {}  # id(image) -> frame index, filled by frames_of
+
+    def clock(self, image: np.ndarray) -> None:
+        """Set the oracle's time to the frame of ``image``: the pipeline decodes frames ahead of
+        the estimator, so the source's position is not the estimator's frame."""
+        self.t = self.frame_of.get(id(image), self.t)
 
     def __call__(self, image: np.ndarray, boxes: Poses | np.ndarray, scores: np.ndarray | None = None) -> Poses:
         from pose.poses import box_iou
 
+        self.clock(image)
         given = boxes if isinstance(boxes, Poses) else Poses(boxes, np.ones(len(np.reshape(boxes, (-1, 4)))))
         boxes = given.boxes
         gt = np.array([w.box(self.t) for w in self.walkers], np.float32)
@@ -150,10 +157,10 @@ class OracleEstimator:
 
 
 def frames_of(images: list[np.ndarray], estimator: OracleEstimator | None = None):
-    """Frames for the pipeline; keeps the oracle's clock in step with the frame index."""
+    """Frames for the pipeline; tells the oracle which frame each image is."""
     for i, img in enumerate(images):
         if estimator is not None:
-            estimator.t = i
+            estimator.frame_of[id(img)] = i
         yield Frame(img, i, f"{i:06d}.jpg")
 
 
@@ -199,6 +206,7 @@ class MisalignedOracle(OracleEstimator):
         from pose.estimator import person_scores
         from pose.poses import box_iou
 
+        self.clock(image)
         given = boxes if isinstance(boxes, Poses) else Poses(boxes, np.ones(len(np.reshape(boxes, (-1, 4)))))
         gt = np.array([w.box(self.t) for w in self.walkers], np.float32)
         iou = box_iou(given.boxes, gt)

@@ -38,10 +38,12 @@ def load_estimator(
     batch_size: int = 32,
     compile: bool = False,
     bf16: bool = False,
+    backend: str = "torch",
 ) -> PoseEstimator:
     """The pose estimator of a checkpoint (strict load; ``weights=None``: random weights, for
     benchmarks). ``layout`` is the model's joint slots: ``coco`` or ``posetrack18`` (whose
-    head_bottom/head_top slots are not swapped by the flip test)."""
+    head_bottom/head_top slots are not swapped by the flip test). ``backend``: see
+    :mod:`pose.backends` (``auto`` is the fastest here, calibrated once and cached)."""
     model = build_model(arch)
     if weights:
         load_checkpoint(model, weights)
@@ -54,6 +56,8 @@ def load_estimator(
         compile=compile,
         dtype=torch.bfloat16 if bf16 else torch.float32,
         layout=layout,
+        backend=backend,
+        weights=weights,
     )
 
 
@@ -110,7 +114,7 @@ def track_source(
         bar.close()
         t = time.perf_counter()
         written = [path for sink in sinks for path in sink.close()]
-        timer.add("write", t)
+        timer.wall += timer.add("write", t) - t
     except BaseException:
         bar.close()
         for sink in sinks:
@@ -155,10 +159,10 @@ def job_outputs(job: Job, args: argparse.Namespace) -> list[tuple[Path, str]]:
 class Models:
     """The pose network and the flow of a process, loaded once and shared by its sequences."""
 
-    def __init__(self, args: argparse.Namespace, device: str) -> None:
+    def __init__(self, args: argparse.Namespace, device: str, flow: bool = True) -> None:
         self.device = device
         self.flow_spec = args.flow
-        self.flow = make_flow(args.flow, args.flow_max_side, device)
+        self.flow = make_flow(args.flow, args.flow_max_side, device) if flow else None
         progress = not args.quiet
         self.pose = zoo.resolve_pose(args.weights, device, args.arch, args.input_size, args.keypoint_layout, progress)
         self.estimator = load_estimator(
@@ -171,14 +175,34 @@ class Models:
             batch_size=args.batch_size,
             compile=args.compile,
             bf16=args.bf16,
+            backend=args.backend,
         )
 
     def describe(self, detector: str) -> str:
         p = self.pose
+        precision = " bf16" if self.estimator.dtype == torch.bfloat16 else ""
         return (
             f"hrtrack: pose {p.label} ({p.arch} {p.input_size[0]}x{p.input_size[1]}, {p.layout} layout), "
-            f"detector {detector}, flow {self.flow_spec}, device {self.device}"
+            f"detector {detector}, flow {self.flow_spec}, device {self.device}, "
+            f"{self.estimator.choice.describe()}{precision}"
         )
+
+
+def resolve_backend(args: argparse.Namespace, threads: int) -> None:
+    """``--backend auto`` settled once, in this process, for runs in other processes (``--workers``,
+    Ray): every sequence then runs on the same backend with ``threads`` threads, and the outputs
+    are those of a serial run with the same ``--threads``."""
+    if args.backend != "auto":
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        models = Models(args, resolve_device(args.device), flow=False)
+    finally:
+        torch.set_num_threads(saved)
+    args.backend = models.estimator.choice.name
+    if not args.quiet:
+        print(f"hrtrack: {models.estimator.choice.describe()} for {threads} thread(s) per sequence", file=sys.stderr)
 
 
 def track_job(
@@ -215,7 +239,10 @@ def track_job(
         )
         flow = models.flow
         config = PipelineConfig(
-            box_nms=args.box_nms, propagate=not args.no_propagate and flow is not None, pose_nms=args.pose_nms or None
+            box_nms=args.box_nms,
+            propagate=not args.no_propagate and flow is not None,
+            pose_nms=args.pose_nms or None,
+            ahead=args.ahead,
         )
         timer = StageTimer()
         formats = list(FORMATS) if args.format == "both" else [args.format]

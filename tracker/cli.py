@@ -26,7 +26,20 @@ from typing import NoReturn
 
 from pose.errors import HrtrackError
 
-POSE_BENCH_MODES = ("plain", "optimized", "compiled", "bf16", "bf16-compiled")
+# bench pose modes (tracker.bench.network.MODES; here so that parsing imports no torch)
+POSE_BENCH_MODES = (
+    "official",
+    "plain",
+    "optimized",
+    "compiled",
+    "onnxruntime",
+    "openvino",
+    "auto",
+    "bf16",
+    "bf16-compiled",
+    "openvino-bf16",
+)
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")  # pose.backends.CHOICES
 DIFFICULTIES = ("easy", "medium", "hard")
 ASSOCIATIONS = ("flow-oks", "oks", "iou")
 LAYOUTS = ("coco", "posetrack18")
@@ -195,6 +208,17 @@ def _flow_spec(text: str) -> str:
     _fail(text, "use dis[:PRESET], farneback, ptlflow:MODEL:CHECKPOINT or none")
 
 
+def _backend_name(text: str) -> str:
+    """``auto``, ``torch``, ``onnxruntime`` or ``openvino`` (whose package must be installed)."""
+    import importlib.util
+
+    if text not in BACKENDS:
+        _fail(text, "use " + ", ".join(BACKENDS))
+    if text in ("onnxruntime", "openvino") and importlib.util.find_spec(text) is None:
+        _fail(text, f"{text} is not installed" + (" (pip install 'hrtrack[openvino]')" if text == "openvino" else ""))
+    return text
+
+
 def _detector_spec(text: str) -> str:
     """A zoo detector, ``onnx:PATH``, ``json:PATH`` or ``json:DIR``, ``gt:ANNOTATION`` or ``gt`` (each
     annotation source's own boxes), or ``hog``."""
@@ -291,6 +315,16 @@ def _device(p: argparse.ArgumentParser, default: str | None = "cpu", what: str =
         text = "cpu or cuda" + (f" (default: {default})" if default else "")
     p.add_argument(
         "--device", default=default, type=_device_type if default == "auto" else _device_type_no_auto, help=text + what
+    )
+
+
+def _backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        default="auto",
+        type=_backend_name,
+        help="pose-network runtime: auto (the fastest here, timed once per model and cached in $HRTRACK_HOME; "
+        "default), torch, onnxruntime or openvino",
     )
 
 
@@ -413,6 +447,13 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
     p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
+    _backend(p)
+    p.add_argument(
+        "--ahead",
+        type=number(int, 0, 64),
+        default=4,
+        help="frames decoded, detected and flowed in threads ahead of the pose network (default 4; 0: in turn)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
     corpus = p.add_argument_group("many sources (a corpus run)")
     corpus.add_argument(
@@ -461,6 +502,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         help="HRNet-W16 128x96 PoseTrack-layout weights (default: the bundled model)",
     )
     _device(p)
+    _backend(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func="tracker.demo:run_demo")
 
@@ -592,15 +634,22 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     kinds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
 
-    pose = kinds.add_parser("pose", help="pose network throughput vs. a single-convolution roofline")
+    pose = kinds.add_parser("pose", help="pose network on every backend vs. the machine's matmul peak")
     _network(pose, None, None)
     pose.add_argument("--batch", type=_int_list, default=(1, 8), help="comma-separated batch sizes (default 1,8)")
     pose.add_argument(
         "--modes",
         type=_choice_list(POSE_BENCH_MODES),
-        default=POSE_BENCH_MODES,
-        help="comma-separated: plain (as built), optimized (BN folded, channels_last), "
-        "compiled (+ torch.compile), bf16 and bf16-compiled (the same in bfloat16); default: all",
+        default=tuple(m for m in POSE_BENCH_MODES if not m.endswith("compiled")),
+        help="comma-separated: official (--official's model code), plain (as built), optimized (BN folded, "
+        "channels_last), compiled (+ torch.compile), onnxruntime, openvino, auto (--backend auto's choice), "
+        "bf16, bf16-compiled, openvino-bf16; default: all but the compiled ones (those not installed are skipped)",
+    )
+    pose.add_argument(
+        "--official",
+        type=_existing("folder"),
+        metavar="PATH",
+        help="checkout of leoxiaobin/deep-high-resolution-net.pytorch: also time its lib/models/pose_hrnet.py",
     )
     _device(pose)
     pose.add_argument("--quick", action="store_true", help="first case only, no compile, short timing")
@@ -624,6 +673,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     track.add_argument("--weights", type=_existing("file"), help="HRNet checkpoint (default: random weights of --arch)")
     track.add_argument("--frames", type=POSITIVE, help="only the first N frames")
     track.add_argument("--bf16", action="store_true", help="network in bfloat16")
+    _backend(track)
+    track.add_argument(
+        "--ahead", type=number(int, 1, 64), default=4, help="frames run ahead in the overlapped run (default 4)"
+    )
     _device(track)
     track.set_defaults(func=_cmd_bench_track)
 
@@ -688,6 +741,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--quick", action="store_true", help="only the rows with and without propagation (and the paper's variant)"
     )
+    synth.add_argument("--bf16", action="store_true", help="network in bfloat16 (its mAP against float32's)")
+    _backend(synth)
     _device(synth)
     synth.set_defaults(func="tracker.bench.synthetic:run_bench_synth")
 
@@ -736,7 +791,7 @@ def _cmd_bench_pose(args: argparse.Namespace) -> int:
     modes, batches = args.modes, args.batch
     if args.quick:
         cases, modes = cases[:1], tuple(m for m in modes if not m.endswith("compiled")) or ("optimized",)
-    run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0)
+    run_pose_bench(cases, batches, modes, args.device, min_time=0.5 if args.quick else 2.0, official=args.official)
     return 0
 
 
@@ -753,6 +808,8 @@ def _cmd_bench_track(args: argparse.Namespace) -> int:
         args.frames,
         args.device,
         args.bf16,
+        args.backend,
+        args.ahead,
     )
     return 0
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pose.errors import HrtrackError, third_party_quiet
 from pose.files import OutputPlan
-from tracker.app import Job, Models, job_outputs, report_summary, resolve_device, track_job
+from tracker.app import Job, Models, job_outputs, report_summary, resolve_backend, resolve_device, track_job
 from tracker.video import IMAGE_SUFFIXES
 
 #: Test hook: with this set to a folder, the first attempt of every sequence exits at its third
@@ -180,7 +180,7 @@ def run_job(job: Job, args: argparse.Namespace, progress: object = None) -> Repo
             raise
         return Report(job.name, "failed", message=f"internal error ({type(exc).__name__}: {exc})")
     report_summary(summary, job.detector, job.name)
-    return Report(job.name, "done", summary.frames, len(summary.tracks), sum(timer.seconds.values()))
+    return Report(job.name, "done", summary.frames, len(summary.tracks), timer.wall)
 
 
 def _crash_hook(job: Job):
@@ -305,6 +305,7 @@ def _run_workers(todo: list[Job], args: argparse.Namespace, bar: object, reports
     import torch
 
     threads = args.threads or max(1, torch.get_num_threads() // args.workers)
+    resolve_backend(args, threads)
     ctx = mp.get_context("spawn")
     started: set[str] = set()
     with ctx.Manager() as manager:
@@ -380,6 +381,7 @@ def _run_ray(todo: list[Job], args: argparse.Namespace, bar: object, reports: di
             raise HrtrackError(
                 f"--gpus-per-task {args.gpus_per_task:g}: the Ray cluster has {have.get('GPU', 0):g} GPUs"
             )
+        resolve_backend(args, threads)  # on this machine: every task runs on the same backend
         task = ray.remote(_ray_job).options(num_cpus=threads, num_gpus=args.gpus_per_task, max_retries=3)
         refs = {task.remote(job, args): job for job in todo}
         while refs:

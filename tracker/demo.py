@@ -55,13 +55,17 @@ BENCH_SEED = 3000
 
 
 def demo_estimator(
-    weights: str | Path | None = None, device: str = "cpu", bf16: bool = False, flip_test: bool = True
+    weights: str | Path | None = None,
+    device: str = "cpu",
+    bf16: bool = False,
+    flip_test: bool = True,
+    backend: str = "torch",
 ) -> PoseEstimator:
     """The pose estimator of the bundled demo model (or of ``weights`` with the same architecture)."""
     path = Path(weights) if weights else DEMO_WEIGHTS
     if not path.is_file():
         raise HrtrackError(f"{path}: demo model weights not found (reinstall hrtrack or give --weights)")
-    return load_estimator(path, DEMO_ARCH, DEMO_INPUT_SIZE, DEMO_LAYOUT, device, flip_test, bf16=bf16)
+    return load_estimator(path, DEMO_ARCH, DEMO_INPUT_SIZE, DEMO_LAYOUT, device, flip_test, bf16=bf16, backend=backend)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,9 @@ def run_demo(args: argparse.Namespace) -> int:
         items |= {"annotated.mp4": False, "metrics.json": False}
         for item, folder in items.items():
             plan.add(out / item, "--out", folder=folder)
-        estimator = demo_estimator(args.weights, args.device)
+        estimator = demo_estimator(args.weights, args.device, backend=args.backend)
+        if not args.quiet:
+            print(f"hrtrack: demo model {DEMO_ARCH}, {estimator.choice.describe()}", file=sys.stderr)
         t0 = time.perf_counter()
         work = plan.workdir(out)
         for item, folder in items.items():

@@ -19,7 +19,6 @@ Environment:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pose.errors import HrtrackError
+from pose.files import file_sha256, hrtrack_home
 
 #: The bundled demo model (no download).
 DEMO_FILE = Path(__file__).resolve().parent / "assets" / "demo_hrnet_w16_128x96_synth.pth"
@@ -232,9 +232,7 @@ DEFAULT_POSE_GPU = "hrnet_w48_posetrack18_384x288"
 DEFAULT_POSE_CPU = "hrnet_w32_posetrack18_256x192"
 
 
-def home() -> Path:
-    """``$HRTRACK_HOME`` (default ``~/.cache/hrtrack``)."""
-    return Path(os.environ.get("HRTRACK_HOME") or Path.home() / ".cache" / "hrtrack")
+home = hrtrack_home
 
 
 def offline() -> bool:
@@ -326,14 +324,6 @@ def _fail(entry: ModelEntry, url: str, reason: str) -> ZooError:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _download(url: str, dest: Path, label: str, progress: bool, timeout: float = 60.0) -> None:
     """Stream ``url`` into ``dest`` with a progress bar; raises on HTTP errors or a short body."""
     request = urllib.request.Request(url, headers={"User-Agent": "hrtrack"})
@@ -353,7 +343,7 @@ def _download(url: str, dest: Path, label: str, progress: bool, timeout: float =
 
 
 def _verify(entry: ModelEntry, path: Path) -> None:
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if not digest.startswith(entry.sha256.lower()):
         raise HrtrackError(f"sha256 mismatch: got {digest[: max(8, len(entry.sha256))]}, expected {entry.sha256}")
     if entry.size is not None and not entry.archive and path.stat().st_size != entry.size:

@@ -1,22 +1,35 @@
-"""``hrtrack bench pose``: network throughput against a single-convolution roofline.
+"""``hrtrack bench pose``: the pose network on every backend, against the machine's matmul peak.
 
-For each architecture/input size and batch size the benchmark reports ms per crop, crops/s and the
-achieved GFLOP/s, counting 2 FLOPs per multiply-accumulate of the paper's GMACs (HRNet paper
-Table 1: W32 256x192 7.1, W48 384x288 32.9). The roofline is a plain 64->64 3x3 convolution in
-channels_last at the network's high-resolution branch size (input / 4) and the same batch: the
-best sustained convolution throughput this machine's backend reaches, which a convolutional
-network can approach but not pass. The ratio network / roofline is the figure of merit.
+For each architecture/input size and batch size, every mode is timed on the same weights in one
+run: ``plain`` (our model as built), ``optimized`` (BN folded, channels_last: torch's path),
+``onnxruntime``, ``openvino`` (when installed), ``bf16`` and ``openvino-bf16``, ``auto`` (what
+``--backend auto`` picks), optionally ``compiled``/``bf16-compiled`` (torch.compile) and
+``official``: the HRNet authors' own model code (``lib/models/pose_hrnet.py`` of a checkout of
+leoxiaobin/deep-high-resolution-net.pytorch given with ``--official``), the reference a rewrite
+is measured against.
+
+Figures: ms per crop, crops/s and GFLOP/s, counting 2 FLOPs per multiply-accumulate of the paper's
+GMACs (Table 1: W32 256x192 7.1, W48 384x288 32.9). The ceiling is the machine's measured peak: a
+large square matmul in the mode's dtype with the same thread count; the share of it a network
+reaches is the figure of merit. Every mode's heatmaps are compared with the plain float32 model on
+weights whose heatmaps are far from zero (randomised BatchNorm statistics, :func:`lively_weights`):
+``max dev`` is the largest absolute difference (heatmap values are about 0-1).
 """
 
 from __future__ import annotations
 
-import platform
+import importlib.util
+import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from torch import nn
 
+from pose import backends
 from pose.errors import HrtrackError
 from pose.fold import prepare_for_inference
 from pose.hrnet import build_model
@@ -29,15 +42,21 @@ PAPER_GMACS = {
     ("hrnet_w48", 384, 288): 32.9,
 }
 DEFAULT_CASES = (("hrnet_w32", 256, 192), ("hrnet_w48", 384, 288))
-# plain: as built; optimized: BN folded + channels_last; compiled: + torch.compile; bf16 and
-# bf16-compiled: the same in bfloat16 (compared with a bfloat16 roofline).
-MODE_DTYPES = {
-    "plain": torch.float32,
-    "optimized": torch.float32,
-    "compiled": torch.float32,
-    "bf16": torch.bfloat16,
-    "bf16-compiled": torch.bfloat16,
+# mode -> (backend, dtype); plain and official are the unprepared models run by torch.
+MODES = {
+    "official": ("official", torch.float32),
+    "plain": ("plain", torch.float32),
+    "optimized": ("torch", torch.float32),
+    "compiled": ("compiled", torch.float32),
+    "onnxruntime": ("onnxruntime", torch.float32),
+    "openvino": ("openvino", torch.float32),
+    "auto": ("auto", torch.float32),
+    "bf16": ("torch", torch.bfloat16),
+    "bf16-compiled": ("compiled", torch.bfloat16),
+    "openvino-bf16": ("openvino", torch.bfloat16),
 }
+NOT_OFFICIAL = "no lib/models/pose_hrnet.py (give a checkout of leoxiaobin/deep-high-resolution-net.pytorch)"
+DEFAULT_MODES = tuple(m for m in MODES if not m.endswith("compiled"))
 
 
 @dataclass
@@ -51,11 +70,13 @@ class BenchRow:
     ms_per_crop: float
     crops_per_s: float
     gflops: float
-    roofline_gflops: float
+    peak_gflops: float
+    deviation: float = float("nan")
+    note: str = ""
 
     @property
-    def ratio(self) -> float:
-        return self.gflops / self.roofline_gflops if self.roofline_gflops else float("nan")
+    def share(self) -> float:
+        return self.gflops / self.peak_gflops if self.peak_gflops else float("nan")
 
 
 def _time(fn: Callable[[], object], min_time: float, min_iters: int, sync: Callable[[], None]) -> float:
@@ -73,74 +94,179 @@ def _time(fn: Callable[[], object], min_time: float, min_iters: int, sync: Calla
             return elapsed / iters
 
 
-def roofline_gflops(
-    batch: int,
-    height: int,
-    width: int,
-    device: torch.device,
-    min_time: float = 1.0,
-    dtype: torch.dtype = torch.float32,
-) -> float:
-    """GFLOP/s of one 64->64 3x3 convolution (channels_last) on a (batch,64,height,width) input."""
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(device).eval()
-    conv = conv.to(dtype=dtype, memory_format=torch.channels_last)
-    x = torch.randn(batch, 64, height, width, device=device, dtype=dtype)
-    x = x.contiguous(memory_format=torch.channels_last)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+def _sync(device: torch.device) -> Callable[[], None]:
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def peak_gflops(
+    device: torch.device, dtype: torch.dtype = torch.float32, size: int = 2048, min_time: float = 1.0
+) -> tuple[float, str]:
+    """GFLOP/s of a ``size``-cubed matmul in ``dtype`` with torch's current thread count, and how:
+    the faster of ``torch.matmul`` (MKL: throttled on AMD CPUs) and the same product as a 1x1
+    convolution (oneDNN, which the networks use). The machine's practical dense-compute ceiling."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(device, dtype)
+    b = torch.randn(size, size, generator=gen).to(device, dtype)
+    conv = nn.Conv2d(size, size, 1, bias=False).to(device, dtype).to(memory_format=torch.channels_last).eval()
+    x = torch.randn(1, size, size, 1, generator=gen).to(device, dtype).contiguous(memory_format=torch.channels_last)
+    best = (0.0, "")
     with torch.inference_mode():
-        seconds = _time(lambda: conv(x), min_time, 5, sync)
-    return 2 * 64 * 64 * 9 * batch * height * width / seconds / 1e9
+        for how, fn in (("matmul", lambda: a @ b), ("1x1 conv", lambda: conv(x))):
+            gflops = 2 * size**3 / _time(fn, min_time / 2, 3, _sync(device)) / 1e9
+            best = max(best, (gflops, how))
+    return best
 
 
-def bench_network(
-    arch: str,
-    height: int,
-    width: int,
+def lively_weights(model: nn.Module, input_size: tuple[int, int] = (128, 96), seed: int = 0) -> nn.Module:
+    """Give ``model`` (in place) random weights whose heatmaps are far from zero: freshly
+    initialised HRNet outputs about 1e-16, which hides any numerical difference. The BatchNorm
+    statistics are those of a random batch (each BN then normalises), gamma/beta are randomised
+    and the final layer scaled so that the heatmaps span about -1..1."""
+    gen = torch.Generator().manual_seed(seed)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for bn in bns:
+            bn.momentum = None  # running statistics = the batch's
+            bn.weight.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+            bn.bias.copy_(torch.rand(bn.num_features, generator=gen) - 0.5)
+            bn.reset_running_stats()
+        final = model.final_layer
+        final.weight.copy_(torch.randn(final.weight.shape, generator=gen) / final.in_channels**0.5)
+        model.train()
+        height, width = input_size
+        model(torch.randn(4, 3, height, width, generator=gen))
+        model.eval()
+        x = torch.randn(2, 3, height, width, generator=gen)
+        final.weight.mul_(1.0 / model(x).abs().max().clamp_min(1e-12))
+        for bn in bns:
+            bn.momentum = 0.1
+    return model
+
+
+def official_model(checkout: str | Path, arch: str, num_joints: int = 17) -> nn.Module:
+    """The authors' ``PoseHighResolutionNet`` from ``checkout/lib/models/pose_hrnet.py`` (imported
+    from the user's checkout, run as it is), configured as their ``wC`` experiment files do."""
+    path = Path(checkout) / "lib" / "models" / "pose_hrnet.py"
+    if not path.is_file():
+        raise HrtrackError(f"--official {checkout}: {NOT_OFFICIAL}")
+    spec = importlib.util.spec_from_file_location("hrtrack_official_pose_hrnet", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    with warnings.catch_warnings():  # its `is '*'` comparison warns on Python >= 3.8
+        warnings.simplefilter("ignore")
+        spec.loader.exec_module(module)
+    c = int(arch.removeprefix("hrnet_w"))
+
+    def stage(branches: int, modules: int) -> dict:
+        return {
+            "NUM_MODULES": modules,
+            "NUM_BRANCHES": branches,
+            "BLOCK": "BASIC",
+            "NUM_BLOCKS": [4] * branches,
+            "NUM_CHANNELS": [c * 2**i for i in range(branches)],
+            "FUSE_METHOD": "SUM",
+        }
+
+    extra = {
+        "PRETRAINED_LAYERS": ["*"],
+        "FINAL_CONV_KERNEL": 1,
+        "STAGE2": stage(2, 1),
+        "STAGE3": stage(3, 4),
+        "STAGE4": stage(4, 3),
+    }
+    cfg = {"MODEL": {"NUM_JOINTS": num_joints, "EXTRA": extra, "INIT_WEIGHTS": False, "PRETRAINED": ""}}
+    return module.get_pose_net(cfg, is_train=False).eval()
+
+
+def _runner(
+    mode: str, model: nn.Module, size: tuple[int, int], official: str | Path | None
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """A callable for ``mode`` on ``model``'s weights, and a note (auto's choice)."""
+    kind, dtype = MODES[mode]
+    if kind in ("plain", "official"):
+        net = model
+        if kind == "official":
+            net = official_model(official, f"hrnet_w{model.width}", model.num_joints)
+            net.load_state_dict(model.state_dict())  # the official layer names: the same weights
+        return (lambda x: net(x.contiguous())), ""
+    if kind == "compiled":
+        fast = prepare_for_inference(model, compile=True, dtype=dtype)
+        return backends.TorchBackend(fast, dtype), ""
+    if kind == "auto":
+        from pose.estimator import PoseEstimator
+
+        estimator = PoseEstimator(model, size, backend="auto")
+        return estimator.backend, f"= {estimator.backend.name}"
+    prepared = prepare_for_inference(model, dtype=dtype)
+    exported = prepared if dtype == torch.float32 else prepare_for_inference(model)
+    return backends.make_backend(kind, exported if kind != "torch" else prepared, size, dtype, None), ""
+
+
+def bench_mode(
+    model: nn.Module,
+    size: tuple[int, int],
     batch: int,
     mode: str,
     device: torch.device,
+    official: str | Path | None = None,
     min_time: float = 2.0,
     min_iters: int = 3,
-) -> tuple[float, float]:
-    """(seconds per batch, compile seconds) for ``mode`` in plain / optimized / compiled / bf16."""
-    model = build_model(arch).eval().to(device)
-    compile_s = 0.0
-    if mode == "plain":
-        net = model
-        fmt = torch.contiguous_format
-    else:
-        net = prepare_for_inference(model, compile=mode.endswith("compiled"), dtype=MODE_DTYPES[mode])
-        fmt = torch.channels_last
-    x = torch.randn(batch, 3, height, width, device=device, dtype=MODE_DTYPES[mode])
-    x = x.contiguous(memory_format=fmt)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+) -> tuple[float, float, str]:
+    """(seconds per batch, max heatmap deviation from the plain model, note) of one mode."""
+    run, note = _runner(mode, model, size, official)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, 3, *size, generator=gen).to(device)
     with torch.inference_mode():
+        reference = model(x).float()
+        deviation = float((run(x).float() - reference).abs().max())
         if mode.endswith("compiled"):
             start = time.perf_counter()
-            net(x)
-            sync()
-            compile_s = time.perf_counter() - start
-        seconds = _time(lambda: net(x), min_time, min_iters, sync)
-    return seconds, compile_s
+            run(x)
+            note = f"compile {time.perf_counter() - start:.0f} s"
+        seconds = _time(lambda: run(x), min_time, min_iters, _sync(device))
+    return seconds, deviation, note
+
+
+def available_modes(modes: tuple[str, ...], device: torch.device, official: str | Path | None) -> list[str]:
+    """The requested modes that can run here (the others are skipped with a line)."""
+    keep = []
+    for mode in modes:
+        kind = MODES[mode][0]
+        if kind == "official" and not official:
+            continue
+        if kind in ("onnxruntime", "openvino") and (device.type != "cpu" or not backends.available(kind)):
+            continue
+        keep.append(mode)
+    return keep
 
 
 def run_pose_bench(
     cases: tuple[tuple[str, int, int], ...] = DEFAULT_CASES,
     batches: tuple[int, ...] = (1, 8),
-    modes: tuple[str, ...] = tuple(MODE_DTYPES),
+    modes: tuple[str, ...] = DEFAULT_MODES,
     device: str = "cpu",
     min_time: float = 2.0,
+    official: str | Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[BenchRow]:
     """Measure every case x batch x mode and print a table as it goes."""
     dev = torch.device(device)
+    if official and not (Path(official) / "lib" / "models" / "pose_hrnet.py").is_file():
+        raise HrtrackError(f"--official {official}: {NOT_OFFICIAL}")
+    run_modes = available_modes(modes, dev, official)
+    skipped = [m for m in modes if m not in run_modes]
     echo(
-        f"hrtrack bench pose: torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, "
-        f"{platform.processor() or platform.machine()}"
+        f"hrtrack bench pose: {backends.cpu_model() if dev.type == 'cpu' else torch.cuda.get_device_name(dev)}, "
+        f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}"
+        + (f"; skipped (not available): {', '.join(skipped)}" if skipped else "")
     )
+    peaks = {}
+    for dtype in sorted({MODES[m][1] for m in run_modes}, key=str):
+        peaks[dtype], how = peak_gflops(dev, dtype, min_time=min(1.0, min_time))
+        echo(f"peak {str(dtype).removeprefix('torch.')}: {peaks[dtype]:.0f} GFLOP/s (2048^3 matmul as {how})")
     header = (
-        f"{'model':<10} {'input':<8} {'batch':>5} {'mode':<13} {'ms/crop':>9} {'crops/s':>8} "
-        f"{'GFLOP/s':>8} {'roofline':>8} {'ratio':>6}"
+        f"{'model':<10} {'input':<8} {'batch':>5} {'mode':<14} {'ms/crop':>9} {'crops/s':>8} "
+        f"{'GFLOP/s':>8} {'of peak':>7} {'max dev':>8}"
     )
     echo(header)
     echo("-" * len(header))
@@ -149,14 +275,11 @@ def run_pose_bench(
         gmacs = PAPER_GMACS.get((arch, height, width))
         if gmacs is None:
             raise HrtrackError(f"no published GMACs for {arch} {height}x{width}")
+        model = lively_weights(build_model(arch), (height, width)).to(dev)
         for batch in batches:
-            roofs = {
-                dtype: roofline_gflops(batch, height // 4, width // 4, dev, min(1.0, min_time), dtype)
-                for dtype in {MODE_DTYPES[m] for m in modes}
-            }
-            for mode in modes:
-                roof = roofs[MODE_DTYPES[mode]]
-                seconds, compile_s = bench_network(arch, height, width, batch, mode, dev, min_time)
+            for mode in run_modes:
+                peak = peaks[MODES[mode][1]]
+                seconds, deviation, note = bench_mode(model, (height, width), batch, mode, dev, official, min_time)
                 row = BenchRow(
                     arch,
                     f"{height}x{width}",
@@ -165,12 +288,14 @@ def run_pose_bench(
                     seconds / batch * 1e3,
                     batch / seconds,
                     2 * gmacs * batch / seconds,
-                    roof,
+                    peak,
+                    deviation,
+                    note,
                 )
                 rows.append(row)
-                note = f"  (compile {compile_s:.0f} s)" if compile_s else ""
                 echo(
-                    f"{arch:<10} {row.input_size:<8} {batch:>5} {mode:<13} {row.ms_per_crop:>9.1f} "
-                    f"{row.crops_per_s:>8.2f} {row.gflops:>8.1f} {roof:>8.1f} {row.ratio:>6.0%}{note}"
+                    f"{arch:<10} {row.input_size:<8} {batch:>5} {mode:<14} {row.ms_per_crop:>9.1f} "
+                    f"{row.crops_per_s:>8.2f} {row.gflops:>8.1f} {row.share:>7.0%} {deviation:>8.1e}"
+                    + (f"  {note}" if note else "")
                 )
     return rows

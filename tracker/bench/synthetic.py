@@ -43,7 +43,7 @@ QUICK_SETTINGS = (BENCH_SETTINGS[2], BENCH_SETTINGS[3], BENCH_SETTINGS[7], BENCH
 
 def run_bench_synth(args: argparse.Namespace) -> int:
     """Run ``hrtrack bench synth``: one row per :data:`BENCH_SETTINGS`; returns the exit status."""
-    estimator = demo_estimator(args.weights, args.device)
+    estimator = demo_estimator(args.weights, args.device, bf16=args.bf16, backend=args.backend)
     with tempfile.TemporaryDirectory(prefix="hrtrack-bench-synth-") as tmp:
         root = Path(args.data) if args.data else Path(tmp)
         data = root / "synth"
@@ -74,7 +74,8 @@ def run_bench_synth(args: argparse.Namespace) -> int:
             )
     print(
         f"hrtrack bench synth: {args.sequences} held-out sequences x {args.frames} frames ({args.difficulty}, "
-        f"seed {args.seed}), demo model {DEMO_ARCH} {DEMO_INPUT_SIZE[0]}x{DEMO_INPUT_SIZE[1]}, DIS flow"
+        f"seed {args.seed}), demo model {DEMO_ARCH} {DEMO_INPUT_SIZE[0]}x{DEMO_INPUT_SIZE[1]}, DIS flow, "
+        f"{estimator.choice.describe()}{' bf16' if args.bf16 else ''}"
     )
     print(format_bench_table(rows))
     if args.json:

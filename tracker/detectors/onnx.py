@@ -68,6 +68,9 @@ class OnnxDetector:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # No spin-waiting between runs: it takes the cores from the pose network that runs
+        # between detections (or beside them, overlapped): 8.9 -> 12.1 fps in bench track, W16.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:

@@ -1,0 +1,318 @@
+"""Pose-network runtimes behind one call: torch, onnxruntime and OpenVINO, and ``auto``.
+
+A backend maps a normalised float32 batch ``(B,3,H,W)`` (a torch tensor, any memory format) to
+float32 heatmaps ``(B,K,H/4,W/4)``:
+
+* ``torch``: the prepared model (BN folded, channels_last; float32 or bfloat16) on any device;
+* ``onnxruntime``: the prepared float32 model exported to ONNX (dynamic batch), on the CPU;
+* ``openvino`` (extra ``[openvino]``): the same ONNX file compiled by OpenVINO for the CPU, in
+  float32 or bfloat16 (``INFERENCE_PRECISION_HINT``).
+
+The ONNX export is made once per weights file and input size and cached beside the weights (or in
+``$HRTRACK_HOME/onnx`` when that folder is not writable, and in a temporary folder for weights
+that come from no file). ``auto`` times every available backend on a few batches of this model on
+this machine, once, and keeps the result in ``$HRTRACK_HOME/calibration.json``: the fastest
+runtime depends on the CPU (oneDNN, MLAS and OpenVINO each win somewhere), so it is measured, not
+assumed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from pose.errors import HrtrackError, third_party_quiet
+from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home
+
+BACKENDS = ("torch", "onnxruntime", "openvino")
+CHOICES = ("auto", *BACKENDS)
+EXPORT_VERSION = 1  # bump when the exported graph changes: old cached files are then not used
+CALIBRATION_BATCH = 8  # crops per timed batch of the calibration
+CALIBRATION_REPEATS = 3  # timed batches per backend (the fastest counts), after one warm-up
+
+
+class Backend(Protocol):
+    """A pose-network runtime: normalised input batch -> float32 heatmaps."""
+
+    name: str
+    precision: str
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class TorchBackend:
+    """The prepared torch model (see :func:`pose.fold.prepare_for_inference`)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype = torch.float32) -> None:
+        self.model = model
+        self.dtype = dtype
+        self.precision = "bf16" if dtype == torch.bfloat16 else "f32"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model(x.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
+
+
+class OnnxRuntimeBackend:
+    """An exported model run by onnxruntime's CPU provider with ``threads`` intra-op threads."""
+
+    name = "onnxruntime"
+    precision = "f32"
+
+    def __init__(self, onnx_file: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input_name: x.detach().float().contiguous().cpu().numpy()})[0]
+        return torch.from_numpy(out)
+
+
+class OpenVinoBackend:
+    """An exported model compiled by OpenVINO for the CPU, float32 or bfloat16 inside."""
+
+    name = "openvino"
+
+    def __init__(self, onnx_file: Path, threads: int, bf16: bool = False) -> None:
+        import openvino as ov
+
+        self.precision = "bf16" if bf16 else "f32"
+        config = {"INFERENCE_PRECISION_HINT": self.precision, "INFERENCE_NUM_THREADS": threads}
+        config["PERFORMANCE_HINT"] = "LATENCY"
+        compiled = ov.Core().compile_model(str(onnx_file), "CPU", config)
+        self.request = compiled.create_infer_request()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.request.infer({0: x.detach().float().contiguous().cpu().numpy()})[0]
+        return torch.from_numpy(out.copy())  # the request reuses its output buffer
+
+
+def available(name: str) -> bool:
+    """Whether backend ``name`` can run here (its package is installed)."""
+    if name == "torch":
+        return True
+    module = {"onnxruntime": "onnxruntime", "openvino": "openvino"}[name]
+    return importlib.util.find_spec(module) is not None
+
+
+def candidates(device: torch.device, bf16: bool, compiled: bool) -> list[str]:
+    """The backends ``auto`` chooses between: on a GPU, or with torch.compile, only torch;
+    onnxruntime has no bfloat16 path on the CPU."""
+    if device.type != "cpu" or compiled:
+        return ["torch"]
+    names = ["torch"] if bf16 else ["torch", "onnxruntime"]
+    return names + (["openvino"] if available("openvino") else [])
+
+
+def check_backend(name: str, device: torch.device, bf16: bool, compiled: bool) -> None:
+    """Refuse a backend that cannot run this configuration, naming ``--backend``."""
+    if name not in CHOICES:
+        raise HrtrackError(f"--backend: unknown {name!r}; use " + ", ".join(CHOICES))
+    if name in ("auto", "torch"):
+        return
+    if device.type != "cpu":
+        raise HrtrackError(f"--backend {name}: runs on the CPU only; use --backend torch with --device {device}")
+    if compiled:
+        raise HrtrackError(f"--backend {name}: --compile is torch's; use --backend torch")
+    if name == "onnxruntime" and bf16:
+        raise HrtrackError("--backend onnxruntime: no bfloat16 on the CPU; use torch or openvino with --bf16")
+    if not available(name):
+        extra = " (pip install 'hrtrack[openvino]')" if name == "openvino" else ""
+        raise HrtrackError(f"--backend {name}: {name} is not installed{extra}")
+
+
+# ----------------------------------------------------------------------------- ONNX export
+
+
+def onnx_cache_path(weights: Path, input_size: tuple[int, int]) -> Path:
+    """Where the export of ``weights`` at ``input_size`` lives: beside the weights, named by their
+    content, or in ``$HRTRACK_HOME/onnx`` when the weights' folder is not writable."""
+    h, w = input_size
+    name = f"{weights.stem}.{file_sha256(weights)[:12]}.{h}x{w}.v{EXPORT_VERSION}.onnx"
+    folder = weights.resolve().parent
+    if not os.access(folder, os.W_OK) or _inside_package(folder):
+        folder = hrtrack_home() / "onnx"
+    return folder / name
+
+
+def _inside_package(folder: Path) -> bool:
+    """The bundled demo weights' folder: never write into the installed package."""
+    root = Path(__file__).resolve().parents[1]
+    return folder == root or root in folder.parents
+
+
+def export_onnx(prepared: nn.Module, input_size: tuple[int, int], path: Path) -> Path:
+    """Write the float32 prepared model to ``path`` as ONNX with a dynamic batch (atomically)."""
+    model = prepared.float().to(memory_format=torch.contiguous_format).eval()
+    x = torch.zeros(2, 3, *input_size)
+    with atomic_path(path) as tmp, warnings.catch_warnings(), third_party_quiet():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (x,),
+            str(tmp),
+            input_names=["input"],
+            output_names=["heatmaps"],
+            dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return path
+
+
+def ensure_onnx(prepared: nn.Module, input_size: tuple[int, int], weights: Path | None) -> Path:
+    """The cached ONNX export of these weights (made now if missing). Without a weights file the
+    export goes to a temporary folder removed when the process exits."""
+    if weights is None:
+        path = Path(tempfile.mkdtemp(prefix="model-", dir=_scratch())) / f"model.{input_size[0]}x{input_size[1]}.onnx"
+    else:
+        path = onnx_cache_path(Path(weights), input_size)
+    if not path.is_file():
+        if importlib.util.find_spec("onnx") is None:
+            raise HrtrackError("--backend: exporting to ONNX needs the onnx package (pip install onnx)")
+        if weights is not None:
+            _remove_stale(path)
+        export_onnx(prepared, input_size, path)
+    return path
+
+
+def _remove_stale(path: Path) -> None:
+    """Exports of earlier contents of the same weights file at the same size are dropped."""
+    stem, _sha, size, _version, _ext = path.name.rsplit(".", 4)
+    for old in path.parent.glob(f"{stem}.*.{size}.v*.onnx"):
+        if old != path and old.name.count(".") == path.name.count("."):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+_SCRATCH: tempfile.TemporaryDirectory | None = None
+
+
+def _scratch() -> str:
+    global _SCRATCH
+    if _SCRATCH is None:
+        _SCRATCH = tempfile.TemporaryDirectory(prefix="hrtrack-onnx-")
+    return _SCRATCH.name
+
+
+# ----------------------------------------------------------------------------- building and auto
+
+
+def make_backend(
+    name: str,
+    prepared: nn.Module,
+    input_size: tuple[int, int],
+    dtype: torch.dtype,
+    weights: Path | None,
+    threads: int | None = None,
+) -> Backend:
+    """Backend ``name`` (not ``auto``) for a prepared model."""
+    if name == "torch":
+        return TorchBackend(prepared, dtype)
+    threads = threads or torch.get_num_threads()
+    onnx_file = ensure_onnx(prepared, input_size, weights)
+    with third_party_quiet():
+        if name == "onnxruntime":
+            return OnnxRuntimeBackend(onnx_file, threads)
+        return OpenVinoBackend(onnx_file, threads, bf16=dtype == torch.bfloat16)
+
+
+@dataclass
+class Choice:
+    """What ``auto`` chose and why: ms per crop of each timed backend, and whether it was cached."""
+
+    name: str
+    timings: dict[str, float]
+    cached: bool
+
+    def describe(self) -> str:
+        if not self.timings:
+            return f"backend {self.name}"
+        figures = ", ".join(f"{k} {v:.1f}" for k, v in sorted(self.timings.items(), key=lambda kv: kv[1]))
+        how = "cached calibration" if self.cached else "calibrated now"
+        return f"backend {self.name} (auto, {how}: {figures} ms/crop)"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def calibration_key(arch: str, input_size: tuple[int, int], precision: str, names: list[str]) -> str:
+    """What a calibration depends on: CPU, thread count, runtimes' versions, model and size."""
+    versions = [f"torch {torch.__version__}"]
+    for name in names[1:]:
+        module = __import__(name)
+        versions.append(f"{name} {getattr(module, '__version__', '?')}")
+    h, w = input_size
+    return f"{cpu_model()} | {torch.get_num_threads()} threads | {', '.join(versions)} | {arch} {h}x{w} {precision}"
+
+
+def time_backend(backend: Backend, input_size: tuple[int, int], batch: int = CALIBRATION_BATCH) -> float:
+    """Milliseconds per crop: the fastest of a few timed batches after one warm-up."""
+    x = torch.randn(batch, 3, *input_size)
+    backend(x)
+    best = float("inf")
+    for _ in range(CALIBRATION_REPEATS):
+        start = time.perf_counter()
+        backend(x)
+        best = min(best, time.perf_counter() - start)
+    return best / batch * 1e3
+
+
+def choose_backend(
+    names: list[str],
+    build: Callable[[str], Backend],
+    key: str,
+    input_size: tuple[int, int],
+    cache: Path | None = None,
+) -> tuple[Backend, Choice]:
+    """The fastest of ``names`` for this model on this machine: from the cache under ``key``, or
+    timed now (every candidate built and timed, the result stored)."""
+    if len(names) == 1:
+        return build(names[0]), Choice(names[0], {}, False)
+    cache = cache or hrtrack_home() / "calibration.json"
+    table = _read_calibration(cache)
+    entry = table.get(key)
+    if isinstance(entry, dict) and entry.get("choice") in names:
+        return build(entry["choice"]), Choice(entry["choice"], dict(entry.get("ms_per_crop", {})), True)
+    built = {name: build(name) for name in names}
+    timings = {name: round(time_backend(backend, input_size), 3) for name, backend in built.items()}
+    best = min(timings, key=timings.__getitem__)
+    table[key] = {"choice": best, "ms_per_crop": timings, "batch": CALIBRATION_BATCH, "when": time.time()}
+    with contextlib.suppress(OSError):  # a read-only home: calibrate again next time
+        atomic_write_json(table, cache)
+    return built[best], Choice(best, timings, False)
+
+
+def _read_calibration(path: Path) -> dict:
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return table if isinstance(table, dict) else {}

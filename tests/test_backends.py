@@ -1,0 +1,167 @@
+"""Pose-network backends: equal heatmaps on every runtime, the ONNX export cache, ``auto``'s calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pose import backends
+from pose.checkpoint import save_state_dict
+from pose.errors import HrtrackError
+from pose.estimator import PoseEstimator
+from pose.hrnet import build_model
+from tracker.bench.network import lively_weights
+from tracker.cli import main
+
+SIZE = (128, 96)
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return lively_weights(build_model("hrnet_w16"), SIZE, seed=3)
+
+
+@pytest.fixture(scope="module")
+def weights(model: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "lively_w16.pth"
+    save_state_dict(model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def crops() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (5, *SIZE, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def reference(model: torch.nn.Module, crops: np.ndarray) -> torch.Tensor:
+    """The plain model's heatmaps (no BN folding, no channels_last), flip test included."""
+    return PoseEstimator(model, SIZE, prepare=False).heatmaps(crops)
+
+
+def test_lively_weights_give_heatmaps_far_from_zero(reference: torch.Tensor) -> None:
+    """Freshly initialised HRNet outputs ~1e-16, which would hide any difference between runtimes."""
+    assert 0.3 < float(reference.abs().max()) <= 2.0
+    assert float(reference.std()) > 0.02
+
+
+@pytest.mark.parametrize("name", backends.BACKENDS)
+def test_every_backend_gives_the_plain_models_heatmaps(
+    name: str, model: torch.nn.Module, weights: Path, crops: np.ndarray, reference: torch.Tensor
+) -> None:
+    """Float32 heatmaps within 1e-4 of the plain torch model, at any batch size (dynamic batch)."""
+    if not backends.available(name):
+        pytest.skip(f"{name} is not installed")
+    for batch_size in (32, 3):  # 3: batches of 1 crop + its mirror image, and a last odd one
+        estimator = PoseEstimator(model, SIZE, backend=name, weights=weights, batch_size=batch_size)
+        assert estimator.backend.name == name and estimator.backend.precision == "f32"
+        assert float((estimator.heatmaps(crops) - reference).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["torch", "openvino"])
+def test_bf16_backends_deviate_boundedly(
+    name: str, model: torch.nn.Module, weights: Path, crops: np.ndarray, reference: torch.Tensor
+) -> None:
+    if not backends.available(name):
+        pytest.skip(f"{name} is not installed")
+    estimator = PoseEstimator(model, SIZE, backend=name, weights=weights, dtype=torch.bfloat16)
+    assert estimator.backend.precision == "bf16"
+    heatmaps = estimator.heatmaps(crops)
+    deviation = (heatmaps - reference).abs()
+    # bf16 differs, and not by much (hrtrack bench synth --bf16 gives its effect on mAP)
+    assert 0 < float(deviation.mean()) < 0.05 and float(deviation.max()) < 0.5
+
+
+def test_onnx_export_is_cached_beside_the_weights_and_follows_their_content(
+    model: torch.nn.Module, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.pth"
+    save_state_dict(model, path)
+    PoseEstimator(model, SIZE, backend="onnxruntime", weights=path)
+    (export,) = tmp_path.glob("model.*.onnx")
+    assert f".{SIZE[0]}x{SIZE[1]}." in export.name
+    stamp = export.stat().st_mtime_ns
+    PoseEstimator(model, SIZE, backend="onnxruntime", weights=path)
+    assert export.stat().st_mtime_ns == stamp  # reused, not exported again
+
+    other = lively_weights(build_model("hrnet_w16"), SIZE, seed=4)
+    save_state_dict(other, path)  # new weights in the same file: a new export, the old one removed
+    estimator = PoseEstimator(other, SIZE, backend="onnxruntime", weights=path)
+    (new,) = tmp_path.glob("model.*.onnx")
+    assert new != export
+    crops = np.full((1, *SIZE, 3), 128, np.uint8)
+    expected = PoseEstimator(other, SIZE, prepare=False).heatmaps(crops)
+    assert float((estimator.heatmaps(crops) - expected).abs().max()) < 1e-4
+
+
+def test_bundled_weights_export_to_the_cache_not_the_package(weights: Path) -> None:
+    package = Path(backends.__file__).resolve().parents[1] / "tracker" / "assets"
+    bundled = next(package.glob("*.pth"))
+    assert backends.onnx_cache_path(bundled, SIZE).parent == backends.hrtrack_home() / "onnx"
+    assert backends.onnx_cache_path(weights, SIZE).parent == weights.resolve().parent
+
+
+def test_auto_times_every_candidate_once_and_then_reads_the_cache(
+    model: torch.nn.Module, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HRTRACK_HOME", str(tmp_path))
+    first = PoseEstimator(model, SIZE, backend="auto", weights=weights)
+    names = backends.candidates(torch.device("cpu"), bf16=False, compiled=False)
+    assert not first.choice.cached and set(first.choice.timings) == set(names)
+    assert first.backend.name == min(first.choice.timings, key=first.choice.timings.__getitem__)
+    assert "calibrated now" in first.choice.describe()
+    table = json.loads((tmp_path / "calibration.json").read_text())
+    (key,) = table
+    assert "hrnet_w16 128x96 f32" in key and f"{torch.get_num_threads()} threads" in key
+
+    second = PoseEstimator(model, SIZE, backend="auto", weights=weights)
+    assert second.choice.cached and second.backend.name == first.backend.name
+
+    table[key]["choice"] = "onnxruntime"  # the cached choice is the one used
+    (tmp_path / "calibration.json").write_text(json.dumps(table))
+    assert PoseEstimator(model, SIZE, backend="auto", weights=weights).backend.name == "onnxruntime"
+
+    (tmp_path / "calibration.json").write_text("{not json")  # a damaged cache: calibrated again
+    again = PoseEstimator(model, SIZE, backend="auto", weights=weights)
+    assert not again.choice.cached and json.loads((tmp_path / "calibration.json").read_text())
+
+
+def test_auto_with_bf16_never_picks_onnxruntime(model: torch.nn.Module, weights: Path) -> None:
+    names = backends.candidates(torch.device("cpu"), bf16=True, compiled=False)
+    assert "onnxruntime" not in names and "torch" in names
+    assert backends.candidates(torch.device("cpu"), bf16=False, compiled=True) == ["torch"]
+    assert backends.candidates(torch.device("cuda"), bf16=False, compiled=False) == ["torch"]
+
+
+@pytest.mark.parametrize(
+    ("name", "device", "bf16", "compiled", "message"),
+    [
+        ("onnxruntime", "cpu", True, False, "no bfloat16"),
+        ("onnxruntime", "cuda", False, False, "CPU only"),
+        ("openvino", "cpu", False, True, "--compile is torch's"),
+        ("tpu", "cpu", False, False, "unknown"),
+    ],
+)
+def test_impossible_backend_choices_are_errors(
+    name: str, device: str, bf16: bool, compiled: bool, message: str
+) -> None:
+    with pytest.raises(HrtrackError, match=message):
+        backends.check_backend(name, torch.device(device), bf16, compiled)
+
+
+def test_backend_option_is_checked_when_parsed(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")
+    assert main(["track", str(video), "--backend", "tpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--backend" in err and "auto, torch, onnxruntime, openvino" in err
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "openvino" else real(n, *a))
+    assert main(["track", str(video), "--backend", "openvino"]) == 2
+    assert "hrtrack[openvino]" in capsys.readouterr().err
