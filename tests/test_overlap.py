@@ -118,6 +118,24 @@ def test_a_stage_error_is_raised_at_its_frame_and_the_threads_stop() -> None:
     assert _no_stage_threads()
 
 
+class _FailingOracle(OracleEstimator):
+    def __call__(self, image, boxes, scores=None):  # type: ignore[no-untyped-def]
+        self.clock(image)
+        if self.t == 2:
+            raise RuntimeError("estimator broke at frame 2")
+        return super().__call__(image, boxes, scores)
+
+
+def test_an_error_in_the_pose_stage_stops_the_threads() -> None:
+    images = render(WALKERS, 30, SHAPE)
+    oracle = _FailingOracle(WALKERS)
+    stream = track(frames_of(images, oracle), ScriptedDetector(WALKERS), oracle, make_flow("dis"))
+    with pytest.raises(RuntimeError, match="frame 2"):
+        for _ in stream:
+            pass
+    assert _no_stage_threads()
+
+
 def test_reading_ahead_is_bounded_and_stops_when_the_consumer_does() -> None:
     """With ``ahead`` N at most about N frames are decoded beyond the one in hand (flat memory);
     closing the stream (an error downstream, Ctrl-C) stops the threads."""

@@ -145,8 +145,9 @@ def track(
     timer = timer or StageTimer()
     layout = getattr(estimator, "layout", None)
     start = time.perf_counter()
+    prepared = prepare(frames, detector, flow, timer, config.ahead)
     try:
-        for frame, dets, field_ in prepare(frames, detector, flow, timer, config.ahead):
+        for frame, dets, field_ in prepared:
             t = time.perf_counter()
             timer.frames += 1
             if dets is None:  # undecodable: no people, the tracks age
@@ -168,4 +169,5 @@ def track(
             timer.add("associate", t)
             yield frame, result
     finally:
+        prepared.close()  # stops the threads at once when anything here fails
         timer.wall += time.perf_counter() - start

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from pose import backends
+from pose.checkpoint import save_state_dict
 from pose.errors import HrtrackError
 from pose.fold import prepare_for_inference
 from pose.hrnet import build_model
@@ -179,9 +181,10 @@ def official_model(checkout: str | Path, arch: str, num_joints: int = 17) -> nn.
 
 
 def _runner(
-    mode: str, model: nn.Module, size: tuple[int, int], official: str | Path | None
+    mode: str, model: nn.Module, size: tuple[int, int], official: str | Path | None, weights: Path | None = None
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
-    """A callable for ``mode`` on ``model``'s weights, and a note (auto's choice)."""
+    """A callable for ``mode`` on ``model``'s weights (saved in ``weights``: its ONNX export is
+    made once per case), and a note (auto's choice)."""
     kind, dtype = MODES[mode]
     if kind in ("plain", "official"):
         net = model
@@ -195,11 +198,11 @@ def _runner(
     if kind == "auto":
         from pose.estimator import PoseEstimator
 
-        estimator = PoseEstimator(model, size, backend="auto")
+        estimator = PoseEstimator(model, size, backend="auto", weights=weights)
         return estimator.backend, f"= {estimator.backend.name}"
     prepared = prepare_for_inference(model, dtype=dtype)
     exported = prepared if dtype == torch.float32 else prepare_for_inference(model)
-    return backends.make_backend(kind, exported if kind != "torch" else prepared, size, dtype, None), ""
+    return backends.make_backend(kind, exported if kind != "torch" else prepared, size, dtype, weights), ""
 
 
 def bench_mode(
@@ -211,9 +214,10 @@ def bench_mode(
     official: str | Path | None = None,
     min_time: float = 2.0,
     min_iters: int = 3,
+    weights: Path | None = None,
 ) -> tuple[float, float, str]:
     """(seconds per batch, max heatmap deviation from the plain model, note) of one mode."""
-    run, note = _runner(mode, model, size, official)
+    run, note = _runner(mode, model, size, official, weights)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(batch, 3, *size, generator=gen).to(device)
     with torch.inference_mode():
@@ -271,15 +275,20 @@ def run_pose_bench(
     echo(header)
     echo("-" * len(header))
     rows = []
+    scratch = tempfile.TemporaryDirectory(prefix="hrtrack-bench-pose-")
     for arch, height, width in cases:
         gmacs = PAPER_GMACS.get((arch, height, width))
         if gmacs is None:
             raise HrtrackError(f"no published GMACs for {arch} {height}x{width}")
         model = lively_weights(build_model(arch), (height, width)).to(dev)
+        weights = Path(scratch.name) / f"{arch}_{height}x{width}.pth"
+        save_state_dict(model, weights)
         for batch in batches:
             for mode in run_modes:
                 peak = peaks[MODES[mode][1]]
-                seconds, deviation, note = bench_mode(model, (height, width), batch, mode, dev, official, min_time)
+                seconds, deviation, note = bench_mode(
+                    model, (height, width), batch, mode, dev, official, min_time, weights=weights
+                )
                 row = BenchRow(
                     arch,
                     f"{height}x{width}",
@@ -298,4 +307,5 @@ def run_pose_bench(
                     f"{row.crops_per_s:>8.2f} {row.gflops:>8.1f} {row.share:>7.0%} {deviation:>8.1e}"
                     + (f"  {note}" if note else "")
                 )
+    scratch.cleanup()
     return rows
