@@ -263,7 +263,10 @@ def test_track_a_video_with_no_other_flag(
         assert (tmp_path / out).is_file()
     assert (tmp_path / "out.mp4").stat().st_size > 0
     assert mirror.requests == {"rtmdet_nano_person.onnx": 1, "generated_w32_posetrack18.pth": 1}
-    assert _cache_files(tmp_path) == ["generated_w32_posetrack18.pth", "rtmdet_nano_person.onnx"]
+    # the downloads, and the pose network's ONNX export for --backend auto, beside its weights
+    sha = hashlib.sha256(mmpose_w32).hexdigest()[:12]
+    export = f"generated_w32_posetrack18.{sha}.256x192.v1.onnx"
+    assert _cache_files(tmp_path) == [export, "generated_w32_posetrack18.pth", "rtmdet_nano_person.onnx"]
 
     # the downloaded file given as a path: its zoo file name implies the architecture, size and layout
     placed = tmp_path / "generated_w32_posetrack18.pth"
