@@ -41,7 +41,7 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 CHOICES = ("auto", *BACKENDS)
 EXPORT_VERSION = 1  # bump when the exported graph changes: old cached files are then not used
 CALIBRATION_BATCH = 8  # crops per timed batch of the calibration
-CALIBRATION_REPEATS = 3  # timed batches per backend (the fastest counts), after one warm-up
+CALIBRATION_REPEATS = 3  # rounds of one timed batch per backend (the fastest counts), after one warm-up
 
 
 class Backend(Protocol):
@@ -273,16 +273,22 @@ def calibration_key(arch: str, input_size: tuple[int, int], precision: str, name
     return f"{cpu_model()} | {torch.get_num_threads()} threads | {', '.join(versions)} | {arch} {h}x{w} {precision}"
 
 
-def time_backend(backend: Backend, input_size: tuple[int, int], batch: int = CALIBRATION_BATCH) -> float:
-    """Milliseconds per crop: the fastest of a few timed batches after one warm-up."""
+def time_backends(
+    built: dict[str, Backend], input_size: tuple[int, int], batch: int = CALIBRATION_BATCH
+) -> dict[str, float]:
+    """Milliseconds per crop of each backend: one warm-up each, then ``CALIBRATION_REPEATS``
+    rounds in which every backend runs one batch in turn (a slow spell hits them all); the
+    fastest round counts."""
     x = torch.randn(batch, 3, *input_size)
-    backend(x)
-    best = float("inf")
-    for _ in range(CALIBRATION_REPEATS):
-        start = time.perf_counter()
+    for backend in built.values():
         backend(x)
-        best = min(best, time.perf_counter() - start)
-    return best / batch * 1e3
+    best = dict.fromkeys(built, float("inf"))
+    for _ in range(CALIBRATION_REPEATS):
+        for name, backend in built.items():
+            start = time.perf_counter()
+            backend(x)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: round(seconds / batch * 1e3, 3) for name, seconds in best.items()}
 
 
 def choose_backend(
@@ -302,7 +308,7 @@ def choose_backend(
     if isinstance(entry, dict) and entry.get("choice") in names:
         return build(entry["choice"]), Choice(entry["choice"], dict(entry.get("ms_per_crop", {})), True)
     built = {name: build(name) for name in names}
-    timings = {name: round(time_backend(backend, input_size), 3) for name, backend in built.items()}
+    timings = time_backends(built, input_size)
     best = min(timings, key=timings.__getitem__)
     table[key] = {"choice": best, "ms_per_crop": timings, "batch": CALIBRATION_BATCH, "when": time.time()}
     with contextlib.suppress(OSError):  # a read-only home: calibrate again next time
