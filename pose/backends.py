@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 import warnings
@@ -307,7 +308,17 @@ def choose_backend(
     entry = table.get(key)
     if isinstance(entry, dict) and entry.get("choice") in names:
         return build(entry["choice"]), Choice(entry["choice"], dict(entry.get("ms_per_crop", {})), True)
-    built = {name: build(name) for name in names}
+    built = {}
+    for name in names:
+        try:
+            built[name] = build(name)
+        except Exception as exc:  # an export or runtime that fails here: auto does without it
+            if name == "torch":
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            print(f"hrtrack: warning: --backend auto: {name} does not run this model ({first})", file=sys.stderr)
+    if len(built) == 1:
+        return built["torch"], Choice("torch", {}, False)
     timings = time_backends(built, input_size)
     best = min(timings, key=timings.__getitem__)
     table[key] = {"choice": best, "ms_per_crop": timings, "batch": CALIBRATION_BATCH, "when": time.time()}

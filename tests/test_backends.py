@@ -130,6 +130,25 @@ def test_auto_times_every_candidate_once_and_then_reads_the_cache(
     assert not again.choice.cached and json.loads((tmp_path / "calibration.json").read_text())
 
 
+def test_auto_does_without_a_backend_that_fails_on_this_model(
+    model: torch.nn.Module, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("HRTRACK_HOME", str(tmp_path))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("exporter cannot handle this graph\nmore detail")
+
+    fresh = tmp_path / "fresh.pth"  # no export of it exists yet
+    save_state_dict(model, fresh)
+    monkeypatch.setattr(backends, "export_onnx", broken)
+    estimator = PoseEstimator(model, SIZE, backend="auto", weights=fresh)
+    assert estimator.backend.name == "torch"
+    err = capsys.readouterr().err
+    assert "--backend auto: onnxruntime does not run this model (exporter cannot handle this graph)" in err
+    with pytest.raises(RuntimeError, match="exporter"):  # asked for by name: the error is the user's to see
+        PoseEstimator(model, SIZE, backend="onnxruntime", weights=fresh)
+
+
 def test_auto_with_bf16_never_picks_onnxruntime(model: torch.nn.Module, weights: Path) -> None:
     names = backends.candidates(torch.device("cpu"), bf16=True, compiled=False)
     assert "onnxruntime" not in names and "torch" in names
