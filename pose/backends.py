@@ -19,6 +19,7 @@ assumed.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -37,9 +38,12 @@ from torch import nn
 
 from pose.errors import HrtrackError, third_party_quiet
 from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home
+from pose.specs import BACKEND_CHOICES
+from pose.specs import BACKENDS as BACKENDS  # the names and their checks live in pose.specs (no torch)
+from pose.specs import backend_installed as available
+from pose.specs import check_backend as check_backend
 
-BACKENDS = ("torch", "onnxruntime", "openvino")
-CHOICES = ("auto", *BACKENDS)
+CHOICES = BACKEND_CHOICES
 EXPORT_VERSION = 1  # bump when the exported graph changes: old cached files are then not used
 CALIBRATION_BATCH = 8  # crops per timed batch of the calibration
 CALIBRATION_REPEATS = 3  # rounds of one timed batch per backend (the fastest counts), after one warm-up
@@ -99,22 +103,17 @@ class OpenVinoBackend:
         import openvino as ov
 
         self.precision = "bf16" if bf16 else "f32"
-        config = {"INFERENCE_PRECISION_HINT": self.precision, "INFERENCE_NUM_THREADS": threads}
-        config["PERFORMANCE_HINT"] = "LATENCY"
+        config = {
+            "INFERENCE_PRECISION_HINT": self.precision,
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+        }
         compiled = ov.Core().compile_model(str(onnx_file), "CPU", config)
         self.request = compiled.create_infer_request()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = self.request.infer({0: x.detach().float().contiguous().cpu().numpy()})[0]
         return torch.from_numpy(out.copy())  # the request reuses its output buffer
-
-
-def available(name: str) -> bool:
-    """Whether backend ``name`` can run here (its package is installed)."""
-    if name == "torch":
-        return True
-    module = {"onnxruntime": "onnxruntime", "openvino": "openvino"}[name]
-    return importlib.util.find_spec(module) is not None
 
 
 def candidates(device: torch.device, bf16: bool, compiled: bool) -> list[str]:
@@ -124,23 +123,6 @@ def candidates(device: torch.device, bf16: bool, compiled: bool) -> list[str]:
         return ["torch"]
     names = ["torch"] if bf16 else ["torch", "onnxruntime"]
     return names + (["openvino"] if available("openvino") else [])
-
-
-def check_backend(name: str, device: torch.device, bf16: bool, compiled: bool) -> None:
-    """Refuse a backend that cannot run this configuration, naming ``--backend``."""
-    if name not in CHOICES:
-        raise HrtrackError(f"--backend: unknown {name!r}; use " + ", ".join(CHOICES))
-    if name in ("auto", "torch"):
-        return
-    if device.type != "cpu":
-        raise HrtrackError(f"--backend {name}: runs on the CPU only; use --backend torch with --device {device}")
-    if compiled:
-        raise HrtrackError(f"--backend {name}: --compile is torch's; use --backend torch")
-    if name == "onnxruntime" and bf16:
-        raise HrtrackError("--backend onnxruntime: no bfloat16 on the CPU; use torch or openvino with --bf16")
-    if not available(name):
-        extra = " (pip install 'hrtrack[openvino]')" if name == "openvino" else ""
-        raise HrtrackError(f"--backend {name}: {name} is not installed{extra}")
 
 
 # ----------------------------------------------------------------------------- ONNX export
@@ -158,9 +140,11 @@ def onnx_cache_path(weights: Path, input_size: tuple[int, int]) -> Path:
 
 
 def _inside_package(folder: Path) -> bool:
-    """The bundled demo weights' folder: never write into the installed package."""
+    """A folder of hrtrack's own packages (the bundled demo weights'): never written into. Other
+    folders beside them (a checkout's ``out/``) are the user's."""
     root = Path(__file__).resolve().parents[1]
-    return folder == root or root in folder.parents
+    packages = [root / name for name in ("pose", "tracker", "flow", "eval")]
+    return any(folder == p or p in folder.parents for p in packages)
 
 
 def export_onnx(prepared: nn.Module, input_size: tuple[int, int], path: Path) -> Path:
@@ -220,19 +204,9 @@ def _scratch() -> str:
 # ----------------------------------------------------------------------------- building and auto
 
 
-def make_backend(
-    name: str,
-    prepared: nn.Module,
-    input_size: tuple[int, int],
-    dtype: torch.dtype,
-    weights: Path | None,
-    threads: int | None = None,
-) -> Backend:
-    """Backend ``name`` (not ``auto``) for a prepared model."""
-    if name == "torch":
-        return TorchBackend(prepared, dtype)
+def make_backend(name: str, onnx_file: Path, dtype: torch.dtype, threads: int | None = None) -> Backend:
+    """The ``onnxruntime`` or ``openvino`` backend of an exported model (:func:`ensure_onnx`)."""
     threads = threads or torch.get_num_threads()
-    onnx_file = ensure_onnx(prepared, input_size, weights)
     with third_party_quiet():
         if name == "onnxruntime":
             return OnnxRuntimeBackend(onnx_file, threads)
@@ -266,10 +240,8 @@ def cpu_model() -> str:
 
 def calibration_key(arch: str, input_size: tuple[int, int], precision: str, names: list[str]) -> str:
     """What a calibration depends on: CPU, thread count, runtimes' versions, model and size."""
-    versions = [f"torch {torch.__version__}"]
-    for name in names[1:]:
-        module = __import__(name)
-        versions.append(f"{name} {getattr(module, '__version__', '?')}")
+    versions = [f"{name} {importlib.metadata.version(name)}" for name in names if name != "torch"]
+    versions.insert(0, f"torch {torch.__version__}")
     h, w = input_size
     return f"{cpu_model()} | {torch.get_num_threads()} threads | {', '.join(versions)} | {arch} {h}x{w} {precision}"
 

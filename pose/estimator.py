@@ -146,14 +146,15 @@ class PoseEstimator:
         """The runtime of the network: ``name``, or the fastest of the candidates for ``auto``."""
         size = (self.input_h, self.input_w)
         weights = Path(weights) if weights else None
-        exported: list[nn.Module] = []
+        onnx_file: list[Path] = []  # found or exported once, for every ONNX backend tried
 
         def build(which: str) -> backends.Backend:
             if which == "torch":
                 return backends.TorchBackend(self.model, self.dtype)
-            if not exported:  # the ONNX export is always float32, whatever self.dtype
-                exported.append(self.model if self.dtype == torch.float32 else prepare_for_inference(model))
-            return backends.make_backend(which, exported[0], size, self.dtype, weights)
+            if not onnx_file:  # the export is always float32, whatever self.dtype
+                f32 = self.model if self.dtype == torch.float32 else prepare_for_inference(model)
+                onnx_file.append(backends.ensure_onnx(f32, size, weights))
+            return backends.make_backend(which, onnx_file[0], self.dtype)
 
         bf16 = self.dtype == torch.bfloat16
         if name != "auto":

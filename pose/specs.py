@@ -1,5 +1,5 @@
-"""Parsing of the model specs users type (architecture names, input sizes), without torch, so that
-``hrtrack`` checks them while it reads its options, before any model is built."""
+"""Parsing of the model specs users type (architecture names, input sizes, backends), without
+torch, so that ``hrtrack`` checks them while it reads its options, before any model is built."""
 
 from __future__ import annotations
 
@@ -30,3 +30,34 @@ def parse_input_size(text: str) -> tuple[int, int]:
     if h > 2048 or w > 2048:
         raise HrtrackError(f"input size {text!r}: at most 2048x2048")
     return h, w
+
+
+#: The pose network's runtimes (:mod:`pose.backends`); ``auto`` picks the fastest of them here.
+BACKENDS = ("torch", "onnxruntime", "openvino")
+BACKEND_CHOICES = ("auto", *BACKENDS)
+
+
+def backend_installed(name: str) -> bool:
+    """Whether backend ``name``'s package is installed (torch always is)."""
+    import importlib.util
+
+    return name == "torch" or importlib.util.find_spec(name) is not None
+
+
+def check_backend(name: str, device: object = "cpu", bf16: bool = False, compiled: bool = False) -> None:
+    """Refuse a backend that cannot run this configuration, naming ``--backend``. ``device``: a
+    torch device or its name (``cpu``, ``cuda:0``); ``auto`` passes (it is resolved later)."""
+    if name not in BACKEND_CHOICES:
+        raise HrtrackError(f"--backend: unknown {name!r}; use " + ", ".join(BACKEND_CHOICES))
+    if name in ("auto", "torch"):
+        return
+    kind = str(device).split(":")[0]
+    if kind not in ("cpu", "auto"):
+        raise HrtrackError(f"--backend {name}: runs on the CPU only; use --backend torch with --device {device}")
+    if compiled:
+        raise HrtrackError(f"--backend {name}: --compile is torch's; use --backend torch")
+    if name == "onnxruntime" and bf16:
+        raise HrtrackError("--backend onnxruntime: no bfloat16 on the CPU; use torch or openvino with --bf16")
+    if not backend_installed(name):
+        extra = " (pip install 'hrtrack[openvino]')" if name == "openvino" else ""
+        raise HrtrackError(f"--backend {name}: {name} is not installed{extra}")

@@ -172,6 +172,15 @@ def test_impossible_backend_choices_are_errors(
         backends.check_backend(name, torch.device(device), bf16, compiled)
 
 
+def test_the_command_lines_names_match_the_implementations() -> None:
+    """The CLI lists bench modes without importing torch; they must be the benchmark's own."""
+    from tracker import cli
+    from tracker.bench import network
+
+    assert set(cli.POSE_BENCH_MODES) == set(network.MODES)
+    assert set(network.DEFAULT_MODES) == {m for m in cli.POSE_BENCH_MODES if not m.endswith("compiled")}
+
+
 def test_backend_option_is_checked_when_parsed(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
     video = tmp_path / "v.mp4"
     video.write_bytes(b"")

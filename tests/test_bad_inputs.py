@@ -159,6 +159,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("track-format-unknown", [*TRACK, "--format", "posetrack19"], "--format"),
     ("track-layout-unknown", [*TRACK, "--keypoint-layout", "mpii"], "--keypoint-layout"),
     ("track-unknown-option", [*TRACK, "--fast"], "--fast"),
+    ("track-backend-unknown", [*TRACK, "--backend", "tpu"], "--backend"),
+    ("track-backend-onnxruntime-bf16", [*TRACK, "--backend", "onnxruntime", "--bf16"], "--backend onnxruntime"),
+    ("track-backend-onnxruntime-compile", [*TRACK, "--backend", "onnxruntime", "--compile"], "--compile"),
+    ("track-ahead-negative", [*TRACK, "--ahead", "-1"], "--ahead"),
     # track: names and output paths
     ("track-name-escape", [*TRACK, "--name", "../../escape"], "--name"),
     ("track-name-empty", [*TRACK, "--name", ""], "--name"),
@@ -312,6 +316,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("models-unknown", ["models", "fetch", "nosuch_model"], "nosuch_model"),
     ("models-path-no-name", ["models", "path"], "models path"),
     ("bench-pose-batch-0", ["bench", "pose", "--batch", "0"], "--batch"),
+    ("bench-pose-official-missing", ["bench", "pose", "--official", "nowhere"], "nowhere"),
     ("bench-track-no-video", ["bench", "track"], "--video"),
     ("unknown-command", ["trak", "video.mp4"], "trak"),
 ]

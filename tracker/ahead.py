@@ -41,25 +41,31 @@ def prepare(
     """``(frame, detections, flow from the previous decoded frame)`` per frame, in order;
     ``ahead``: frames decoded, detected and flowed in threads ahead of the caller (0: inline)."""
     if ahead <= 0:
-        return _inline(frames, detector, flow, timer)
+        return _stages(frames, detector, flow, timer, lambda stage, fn, *args: _timed(timer, stage, fn, *args))
     return _threaded(frames, detector, flow, timer, ahead)
 
 
-def _inline(frames: Iterable[Frame], detector: Detector, flow: FlowMethod | None, timer: Any) -> Iterator[Prepared]:
+def _stages(
+    frames: Iterable[Frame],
+    detector: Detector,
+    flow: FlowMethod | None,
+    timer: Any,
+    run: Callable[..., Any],
+) -> Iterator[tuple]:
+    """The frame-only stages of each frame, in order: ``run(stage, fn, *args)`` runs a stage now
+    (its value) or hands it to a thread (a future). An undecodable frame has no detections and
+    no flow; the flow then resumes from the last decoded frame."""
     prev: np.ndarray | None = None
     t = time.perf_counter()
     for frame in frames:
-        t = timer.add("decode", t)
-        if frame.image is None:  # the tracks age; flow resumes from the last good frame
+        timer.add("decode", t)
+        if frame.image is None:
             yield frame, None, None
-            t = time.perf_counter()
-            continue
-        dets = detector.detect(frame)
-        t = timer.add("detect", t)
-        field = flow.compute(prev, frame.image) if flow is not None and prev is not None else None
-        timer.add("flow", t)
-        prev = frame.image
-        yield frame, dets, field
+        else:
+            dets = run("detect", detector.detect, frame)
+            field = run("flow", flow.compute, prev, frame.image) if flow is not None and prev is not None else None
+            prev = frame.image
+            yield frame, dets, field
         t = time.perf_counter()
 
 
@@ -83,8 +89,10 @@ def _threaded(
 
     items: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
-    detect_pool = ThreadPoolExecutor(1, "hrtrack-detect", initializer=init)
-    flow_pool = ThreadPoolExecutor(1, "hrtrack-flow", initializer=init)
+    pools = {stage: ThreadPoolExecutor(1, f"hrtrack-{stage}", initializer=init) for stage in ("detect", "flow")}
+
+    def submit(stage: str, fn: Callable[..., Any], *args: Any) -> Future:
+        return pools[stage].submit(_timed, timer, stage, fn, *args)
 
     def put(item: object) -> bool:
         while not stop.is_set():
@@ -97,24 +105,9 @@ def _threaded(
 
     def decode() -> None:
         try:
-            prev: np.ndarray | None = None
-            t = time.perf_counter()
-            for frame in frames:
-                timer.add("decode", t)
-                if stop.is_set():
+            for item in _stages(frames, detector, flow, timer, submit):
+                if stop.is_set() or not put(item):
                     return
-                if frame.image is None:
-                    item: tuple = (frame, None, None)
-                else:
-                    dets = detect_pool.submit(_timed, timer, "detect", detector.detect, frame)
-                    field = None
-                    if flow is not None and prev is not None:
-                        field = flow_pool.submit(_timed, timer, "flow", flow.compute, prev, frame.image)
-                    prev = frame.image
-                    item = (frame, dets, field)
-                if not put(item):
-                    return
-                t = time.perf_counter()
             put(_END)
         except BaseException as exc:  # raised in the caller at this point of the sequence
             put(exc)
@@ -136,7 +129,7 @@ def _threaded(
             with contextlib.suppress(queue.Empty):
                 items.get(timeout=0.05)
         decoder.join()
-        for pool in (detect_pool, flow_pool):
+        for pool in pools.values():
             pool.shutdown(wait=True, cancel_futures=True)
 
 

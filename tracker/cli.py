@@ -39,7 +39,6 @@ POSE_BENCH_MODES = (
     "bf16-compiled",
     "openvino-bf16",
 )
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")  # pose.backends.CHOICES
 DIFFICULTIES = ("easy", "medium", "hard")
 ASSOCIATIONS = ("flow-oks", "oks", "iou")
 LAYOUTS = ("coco", "posetrack18")
@@ -210,12 +209,12 @@ def _flow_spec(text: str) -> str:
 
 def _backend_name(text: str) -> str:
     """``auto``, ``torch``, ``onnxruntime`` or ``openvino`` (whose package must be installed)."""
-    import importlib.util
+    from pose.specs import check_backend
 
-    if text not in BACKENDS:
-        _fail(text, "use " + ", ".join(BACKENDS))
-    if text in ("onnxruntime", "openvino") and importlib.util.find_spec(text) is None:
-        _fail(text, f"{text} is not installed" + (" (pip install 'hrtrack[openvino]')" if text == "openvino" else ""))
+    try:
+        check_backend(text)
+    except HrtrackError as e:  # "--backend NAME: what" -> what (argparse names the option)
+        raise argparse.ArgumentTypeError(str(e).split(": ", 1)[1]) from None
     return text
 
 

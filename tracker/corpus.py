@@ -31,6 +31,7 @@ from pathlib import Path
 
 from pose.errors import HrtrackError, third_party_quiet
 from pose.files import OutputPlan
+from pose.specs import check_backend
 from tracker.app import Job, Models, job_outputs, report_summary, resolve_backend, resolve_device, track_job
 from tracker.video import IMAGE_SUFFIXES
 
@@ -101,6 +102,7 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
             raise HrtrackError(f"{source}: its sequence name {name!r} is also that of {seen[name]}")
         seen[name] = source
         jobs.append(Job(source, name, _detector_for(args.detector, source, name)))
+    check_backend(args.backend, args.device, args.bf16, args.compile)  # e.g. onnxruntime with --bf16
     if args.eval:
         _check_eval(args.eval, {job.name for job in jobs})
     if args.ray is not None and importlib.util.find_spec("ray") is None:

@@ -185,8 +185,8 @@ def official_model(checkout: str | Path, arch: str, num_joints: int = 17) -> nn.
 def _runner(
     mode: str, model: nn.Module, size: tuple[int, int], official: str | Path | None, weights: Path | None = None
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
-    """A callable for ``mode`` on ``model``'s weights (saved in ``weights``: its ONNX export is
-    made once per case), and a note (auto's choice)."""
+    """A callable for ``mode`` on ``model``'s weights, and a note (auto's choice). ``weights``: the
+    weights saved to a file, whose ONNX export the onnxruntime/openvino modes share."""
     kind, dtype = MODES[mode]
     if kind in ("plain", "official"):
         net = model
@@ -194,17 +194,15 @@ def _runner(
             net = official_model(official, f"hrnet_w{model.width}", model.num_joints)
             net.load_state_dict(model.state_dict())  # the official layer names: the same weights
         return (lambda x: net(x.contiguous())), ""
-    if kind == "compiled":
-        fast = prepare_for_inference(model, compile=True, dtype=dtype)
-        return backends.TorchBackend(fast, dtype), ""
     if kind == "auto":
         from pose.estimator import PoseEstimator
 
         estimator = PoseEstimator(model, size, backend="auto", weights=weights)
         return estimator.backend, f"= {estimator.backend.name}"
-    prepared = prepare_for_inference(model, dtype=dtype)
-    exported = prepared if dtype == torch.float32 else prepare_for_inference(model)
-    return backends.make_backend(kind, exported if kind != "torch" else prepared, size, dtype, weights), ""
+    if kind in ("torch", "compiled"):
+        return backends.TorchBackend(prepare_for_inference(model, compile=kind == "compiled", dtype=dtype), dtype), ""
+    onnx_file = backends.ensure_onnx(prepare_for_inference(model), size, weights)  # exported once, then found
+    return backends.make_backend(kind, onnx_file, dtype), ""
 
 
 ROUNDS = 3  # every mode is timed in each round, in turn: a slow spell of the machine hits all
