@@ -285,12 +285,13 @@ def choose_backend(
         try:
             built[name] = build(name)
         except Exception as exc:  # an export or runtime that fails here: auto does without it
-            if name == "torch":
+            if name == "torch" or (name == names[-1] and not built):
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             print(f"hrtrack: warning: --backend auto: {name} does not run this model ({first})", file=sys.stderr)
     if len(built) == 1:
-        return built["torch"], Choice("torch", {}, False)
+        only = next(iter(built))
+        return built[only], Choice(only, {}, False)
     timings = time_backends(built, input_size)
     best = min(timings, key=timings.__getitem__)
     table[key] = {"choice": best, "ms_per_crop": timings, "batch": CALIBRATION_BATCH, "when": time.time()}

@@ -18,6 +18,7 @@ The result is the shared container :class:`pose.poses.Poses`, with the estimator
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from torch import nn
 from pose import backends
 from pose.decode import decode_heatmaps, flip_back, flip_permutation
 from pose.errors import HrtrackError
+from pose.external import CallableNetwork, ExternalNetwork, is_network_file, runtimes
+from pose.files import file_sha256
 from pose.fold import prepare_for_inference
 from pose.keypoints import COCO, KeypointLayout, get_layout
 from pose.poses import Poses
@@ -80,12 +83,18 @@ def _validate_boxes(boxes: np.ndarray, box_scores: np.ndarray | None) -> tuple[n
 
 
 class PoseEstimator:
-    """Batched top-down HRNet inference on one image at a time.
+    """Batched top-down inference of a heatmap network on one image at a time.
 
     Args:
-        model: an HRNet (plain or already prepared); it is prepared for inference here (BN folded,
-            channels_last, eval) unless ``prepare=False``.
-        input_size: network input (height, width), e.g. (256, 192) or (384, 288).
+        model: the pose network, one of
+            * an HRNet ``nn.Module`` (plain or already prepared); it is prepared for inference here
+              (BN folded, channels_last, eval) unless ``prepare=False``;
+            * a network file, ``.onnx`` or OpenVINO ``.xml`` (:mod:`pose.external`), run by
+              onnxruntime or OpenVINO (``backend``), float32 unless ``dtype`` is bfloat16;
+            * any callable: normalised ``(B,3,H,W)`` float32 tensor -> heatmaps ``(B,K,H/4,W/4)``
+              (a tensor or an array), e.g. another runtime's session; ``input_size`` is needed.
+        input_size: network input (height, width), e.g. (256, 192) or (384, 288). Default: a network
+            file's own fixed size, else (256, 192).
         device: torch device for the network.
         flip_test: average with the mirrored crop (official recipe; doubles the network work).
         batch_size: crops per forward pass (a mirrored crop counts as one).
@@ -105,8 +114,8 @@ class PoseEstimator:
 
     def __init__(
         self,
-        model: nn.Module,
-        input_size: tuple[int, int] = (256, 192),
+        model: nn.Module | str | Path | Callable[[torch.Tensor], torch.Tensor],
+        input_size: tuple[int, int] | None = None,
         device: str | torch.device = "cpu",
         flip_test: bool = True,
         batch_size: int = 32,
@@ -121,24 +130,79 @@ class PoseEstimator:
         if batch_size < 1:
             raise HrtrackError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
-        self.input_h, self.input_w = input_size
-        if self.input_h % 32 or self.input_w % 32:
-            raise HrtrackError(f"input size {input_size} must be a multiple of 32 in height and width")
-        model = model.to(self.device)
-        self.dtype = dtype if prepare else torch.float32
-        self.compiled = compile and prepare
-        bf16 = self.dtype == torch.bfloat16
-        backends.check_backend(backend, self.device, bf16, self.compiled)
-        self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
-        self.backend, self.choice = self._backend(backend, model, weights)
+        self.layout = get_layout(layout)
         self.flip_test = flip_test
         self.batch_size = batch_size
         self.channel_order = channel_order
-        self.num_joints = int(getattr(model, "num_joints", 17))
-        self.layout = get_layout(layout)
+        self.compiled = False
+        self.model: nn.Module | None = None
+        if isinstance(model, (str, Path)):  # a network file
+            self.dtype = dtype
+            self.backend, self.choice = self._external(Path(model), backend, input_size)
+            self.input_h, self.input_w = self.backend.info.input_size
+            self.num_joints = self.backend.info.num_joints
+        elif not isinstance(model, nn.Module):  # any callable
+            if not callable(model):
+                raise HrtrackError(f"model must be an nn.Module, a network file or a callable, not {type(model).__name__}")
+            if input_size is None:
+                raise HrtrackError("a callable network needs input_size=(height, width)")
+            self.input_h, self.input_w = input_size
+            self.dtype = torch.float32
+            self.backend = CallableNetwork(model, input_size, self.layout.num_joints)
+            self.choice = backends.Choice("callable", {}, False)
+            self.num_joints = self.backend.num_joints
+        else:
+            self.input_h, self.input_w = input_size or (256, 192)
+            if self.input_h % 32 or self.input_w % 32:
+                raise HrtrackError(f"input size {input_size} must be a multiple of 32 in height and width")
+            model = model.to(self.device)
+            self.dtype = dtype if prepare else torch.float32
+            self.compiled = compile and prepare
+            bf16 = self.dtype == torch.bfloat16
+            backends.check_backend(backend, self.device, bf16, self.compiled)
+            self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
+            self.backend, self.choice = self._backend(backend, model, weights)
+            self.num_joints = int(getattr(model, "num_joints", 17))
         self._perm = flip_permutation(self.num_joints, self.layout.flip_pairs)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
+
+    @property
+    def precision(self) -> str:
+        """``f32`` or ``bf16``: what the network runs in."""
+        return getattr(self.backend, "precision", "bf16" if self.dtype == torch.bfloat16 else "f32")
+
+    def _external(
+        self, path: Path, name: str, input_size: tuple[int, int] | None
+    ) -> tuple[ExternalNetwork, backends.Choice]:
+        """The runtime of a network file: ``name``, or for ``auto`` the fastest runtime that reads
+        it here (timed once, cached as for HRNet). Errors about the file itself come first."""
+        if not is_network_file(path):
+            raise HrtrackError(f"{path}: a network file is .onnx or OpenVINO .xml (an HRNet checkpoint is loaded into a model)")
+        if self.device.type != "cpu":
+            raise HrtrackError(f"{path}: network files run on the CPU (onnxruntime, OpenVINO), not --device {self.device}")
+        bf16 = self.dtype == torch.bfloat16
+        if name == "torch":
+            raise HrtrackError(f"--backend torch: {path.name} runs on " + " or ".join(runtimes(path)))
+        names = [r for r in runtimes(path) if backends.available(r) and not (bf16 and r == "onnxruntime")]
+        if name != "auto":
+            names = [name]
+        elif not names:
+            raise HrtrackError(f"{path}: no runtime installed runs it in {'bf16' if bf16 else 'f32'} (openvino: pip install 'hrtrack[openvino]')")
+        joints = self.layout.num_joints
+        first = ExternalNetwork(path, names[0], bf16=bf16, input_size=input_size, joints=joints)  # checks the file
+        built = {names[0]: first}
+
+        def build(which: str) -> ExternalNetwork:
+            if which not in built:
+                built[which] = ExternalNetwork(path, which, bf16=bf16, input_size=input_size, joints=joints)
+            return built[which]
+
+        if len(names) == 1:
+            return first, backends.Choice(names[0], {}, False)
+        size = first.info.input_size
+        key = backends.calibration_key(f"{path.name} {file_sha256(path)[:12]}", size, "bf16" if bf16 else "f32", names)
+        return backends.choose_backend(names, build, key, size)
 
     def _backend(
         self, name: str, model: nn.Module, weights: str | Path | None
@@ -194,7 +258,9 @@ class PoseEstimator:
             if self.flip_test:
                 y = (y[:b] + flip_back(y[b:], self._perm)) * 0.5
             outs.append(y.cpu())
-        return torch.cat(outs) if outs else torch.zeros(0, self.num_joints, self.input_h // 4, self.input_w // 4)
+        if not outs:
+            return torch.zeros(0, self.num_joints, self.input_h // 4, self.input_w // 4)
+        return torch.cat(outs)
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray | Poses, box_scores: np.ndarray | None = None) -> Poses:
         """Poses for the people in ``boxes``: a :class:`Poses` of boxes (its scores, sources and

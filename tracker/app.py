@@ -17,6 +17,7 @@ from flow.base import FlowMethod
 from pose.checkpoint import load_checkpoint
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
+from pose.external import is_network_file
 from pose.files import OutputPlan
 from pose.hrnet import build_model
 from tracker import zoo
@@ -165,6 +166,9 @@ class Models:
         self.flow_spec = args.flow
         self.flow = make_flow(args.flow, args.flow_max_side, device) if flow else None
         progress = not args.quiet
+        if args.weights and is_network_file(args.weights):
+            self.pose, self.estimator = _network_estimator(args, device)
+            return
         self.pose = zoo.resolve_pose(args.weights, device, args.arch, args.input_size, args.keypoint_layout, progress)
         self.estimator = load_estimator(
             self.pose.path,
@@ -181,12 +185,34 @@ class Models:
 
     def describe(self, detector: str) -> str:
         p = self.pose
-        precision = " bf16" if self.estimator.dtype == torch.bfloat16 else ""
         return (
             f"hrtrack: pose {p.label} ({p.arch} {p.input_size[0]}x{p.input_size[1]}, {p.layout} layout), "
             f"detector {detector}, flow {self.flow_spec}, device {self.device}, "
-            f"{self.estimator.choice.describe()}{precision}"
+            f"{self.estimator.choice.describe()}, {self.estimator.precision}"
         )
+
+
+def _network_estimator(args: argparse.Namespace, device: str) -> tuple[zoo.PoseChoice, PoseEstimator]:
+    """The estimator of an external network file (``--weights FILE.onnx|.xml``), on the CPU."""
+    path = Path(args.weights)
+    if args.arch is not None:
+        raise HrtrackError(f"--arch {args.arch}: {path.name} is a network file, not HRNet weights; leave --arch out")
+    if args.compile:
+        raise HrtrackError(f"--compile: {path.name} runs on onnxruntime or OpenVINO, not torch")
+    if device != "cpu":
+        if args.device != "auto":
+            raise HrtrackError(f"--device {args.device}: network files run on the CPU (onnxruntime, OpenVINO)")
+    estimator = PoseEstimator(
+        path,
+        args.input_size,
+        flip_test=not args.no_flip,
+        batch_size=args.batch_size,
+        dtype=torch.bfloat16 if args.bf16 else torch.float32,
+        layout=args.keypoint_layout or "coco",
+        backend=args.backend,
+    )
+    size = (estimator.input_h, estimator.input_w)
+    return zoo.PoseChoice(path, "network", size, estimator.layout.name, str(path)), estimator
 
 
 def resolve_backend(args: argparse.Namespace, threads: int) -> None:
