@@ -143,7 +143,8 @@ class PoseEstimator:
             self.num_joints = self.backend.info.num_joints
         elif not isinstance(model, nn.Module):  # any callable
             if not callable(model):
-                raise HrtrackError(f"model must be an nn.Module, a network file or a callable, not {type(model).__name__}")
+                kind = type(model).__name__
+                raise HrtrackError(f"model must be an nn.Module, a network file or a callable, not {kind}")
             if input_size is None:
                 raise HrtrackError("a callable network needs input_size=(height, width)")
             self.input_h, self.input_w = input_size
@@ -178,9 +179,9 @@ class PoseEstimator:
         """The runtime of a network file: ``name``, or for ``auto`` the fastest runtime that reads
         it here (timed once, cached as for HRNet). Errors about the file itself come first."""
         if not is_network_file(path):
-            raise HrtrackError(f"{path}: a network file is .onnx or OpenVINO .xml (an HRNet checkpoint is loaded into a model)")
+            raise HrtrackError(f"{path}: network files are .onnx or OpenVINO .xml")
         if self.device.type != "cpu":
-            raise HrtrackError(f"{path}: network files run on the CPU (onnxruntime, OpenVINO), not --device {self.device}")
+            raise HrtrackError(f"{path}: network files run on the CPU (onnxruntime, OpenVINO), not {self.device}")
         bf16 = self.dtype == torch.bfloat16
         if name == "torch":
             raise HrtrackError(f"--backend torch: {path.name} runs on " + " or ".join(runtimes(path)))
@@ -188,7 +189,8 @@ class PoseEstimator:
         if name != "auto":
             names = [name]
         elif not names:
-            raise HrtrackError(f"{path}: no runtime installed runs it in {'bf16' if bf16 else 'f32'} (openvino: pip install 'hrtrack[openvino]')")
+            precision = "bf16" if bf16 else "f32"
+            raise HrtrackError(f"{path}: no installed runtime runs it in {precision} (pip install 'hrtrack[openvino]')")
         joints = self.layout.num_joints
         first = ExternalNetwork(path, names[0], bf16=bf16, input_size=input_size, joints=joints)  # checks the file
         built = {names[0]: first}

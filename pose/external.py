@@ -64,7 +64,9 @@ class NetworkInfo:
         def dims(shape: tuple[int | None, ...]) -> str:
             return "x".join("?" if d is None else str(d) for d in shape)
 
-        outs = ", ".join(f"{n} [{dims(s)}]" + (" (heatmaps)" if n == self.heatmap_output else "") for n, s in self.outputs)
+        outs = ", ".join(
+            f"{n} [{dims(s)}]" + (" (heatmaps)" if n == self.heatmap_output else "") for n, s in self.outputs
+        )
         h, w = self.input_size
         return (
             f"{self.path}: input {self.input_name} [{dims(self.input_shape)}], outputs {outs}; "
@@ -231,9 +233,7 @@ def heatmap_output(
         fitting = [n for n in quarter if four_d[n].shape[1] == joints]
         if not fitting:
             n = quarter[0]
-            raise HrtrackError(
-                f"{where}: output {n} has {four_d[n].shape[1]} joints, the keypoint layout has {joints}"
-            )
+            raise HrtrackError(f"{where}: output {n} has {four_d[n].shape[1]} joints, the keypoint layout has {joints}")
         return fitting[0]
     return quarter[0]
 
@@ -263,7 +263,8 @@ class ExternalNetwork:
         if not self.path.is_file():
             raise HrtrackError(f"{self.path}: network file not found")
         if self.path.suffix.lower() == ".xml" and not self.path.with_suffix(".bin").is_file():
-            raise HrtrackError(f"{self.path}: an OpenVINO IR needs its weights {self.path.with_suffix('.bin').name} beside it")
+            weights = self.path.with_suffix(".bin").name
+            raise HrtrackError(f"{self.path}: an OpenVINO IR needs its weights {weights} beside it")
         self.runner = open_runner(self.path, runtime, threads or torch.get_num_threads(), bf16, input_size)
         self.name = runtime
         self.precision = self.runner.precision

@@ -64,10 +64,12 @@ def load_estimator(
 
 @dataclass
 class TrackSummary:
-    """What a tracked source gave: frames, detected boxes, distinct track ids, undecodable frames."""
+    """What a tracked source gave: frames, detected boxes, tracked poses (drawn and exported),
+    distinct track ids, undecodable frames."""
 
     frames: int = 0
     detections: int = 0
+    poses: int = 0
     tracks: set[int] = field(default_factory=set)
     failed: int = 0
 
@@ -106,6 +108,7 @@ def track_source(
             timer.add("write", t)
             summary.frames += 1
             summary.detections += result.num_detections
+            summary.poses += len(result.track_ids)
             summary.tracks.update(int(i) for i in result.track_ids)
             bar.update(1)
             if on_frame is not None:
@@ -199,9 +202,8 @@ def _network_estimator(args: argparse.Namespace, device: str) -> tuple[zoo.PoseC
         raise HrtrackError(f"--arch {args.arch}: {path.name} is a network file, not HRNet weights; leave --arch out")
     if args.compile:
         raise HrtrackError(f"--compile: {path.name} runs on onnxruntime or OpenVINO, not torch")
-    if device != "cpu":
-        if args.device != "auto":
-            raise HrtrackError(f"--device {args.device}: network files run on the CPU (onnxruntime, OpenVINO)")
+    if device != "cpu" and args.device != "auto":
+        raise HrtrackError(f"--device {args.device}: network files run on the CPU (onnxruntime, OpenVINO)")
     estimator = PoseEstimator(
         path,
         args.input_size,
@@ -249,7 +251,9 @@ def track_job(
         for path, option in job_outputs(job, args):
             plan.add(path, option, suffixes=(".mp4",) if option == "--render" else ())
         source = open_source(job.source, args.images_root)
-        detector = make_detector(job.detector, args.det_threshold)
+        if args.start or args.frames:
+            source = source.window(args.start, args.frames)
+        detector = make_detector(job.detector, args.det_threshold, args.det_size)
         if models is None:
             models = Models(args, device)
             if progress:
@@ -261,7 +265,7 @@ def track_job(
                 queue_length=args.queue,
                 two_stage=not args.single_stage,
                 merge_propagated=not args.no_merge,
-                high_score=args.min_box_score,
+                high_score=args.track_score,
             )
         )
         flow = models.flow
@@ -305,7 +309,7 @@ def _run_track(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     summary, written, timer = track_job(jobs[0], args, progress=not args.quiet)
-    report_summary(summary, jobs[0].detector)
+    report_summary(summary, jobs[0].detector, track_score=args.track_score)
     if not args.quiet:
         print(timer.summary(), file=sys.stderr)
     print(
@@ -319,8 +323,15 @@ def _run_track(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_summary(summary: TrackSummary, detector: str, name: str = "") -> None:
-    """The warnings of a tracked sequence: undecodable frames, nobody detected."""
+#: A run that tracks fewer poses than this share of the detections (of at least
+#: FEW_MIN_DETECTIONS) says so: the detector saw people that are neither drawn nor exported.
+FEW_RATIO = 0.5
+FEW_MIN_DETECTIONS = 10
+
+
+def report_summary(summary: TrackSummary, detector: str, name: str = "", track_score: float = 0.5) -> None:
+    """The warnings of a tracked sequence: undecodable frames, nobody detected, far fewer people
+    tracked than detected."""
     where = f"{name}: " if name else ""
     if summary.failed:
         print(
@@ -330,6 +341,14 @@ def report_summary(summary: TrackSummary, detector: str, name: str = "") -> None
     if summary.detections == 0:
         print(
             f"hrtrack: warning: {where}--detector {detector}: no person detected in any of the {summary.frames} frames",
+            file=sys.stderr,
+        )
+    elif summary.detections >= FEW_MIN_DETECTIONS and summary.poses < FEW_RATIO * summary.detections:
+        n = max(summary.frames, 1)
+        print(
+            f"hrtrack: warning: {where}the detector found {summary.detections} people in {summary.frames} frames "
+            f"({summary.detections / n:.1f} per frame) but only {summary.poses} poses were tracked "
+            f"({summary.poses / n:.1f} per frame): lower --track-score ({track_score:g}), or check the pose network",
             file=sys.stderr,
         )
 

@@ -193,7 +193,7 @@ def _arch(text: str) -> str:
 
 
 def _flow_spec(text: str) -> str:
-    """``dis[:PRESET]``, ``farneback``, ``ptlflow:MODEL[:CHECKPOINT]`` or ``none``."""
+    """``dis[:PRESET]``, ``farneback``, ``ptlflow:MODEL[:CHECKPOINT[:iters=N]]`` or ``none``."""
     kind, _, rest = text.partition(":")
     presets = ("ultrafast", "fast", "medium")
     if kind == "dis" and rest in ("", *presets):
@@ -201,6 +201,12 @@ def _flow_spec(text: str) -> str:
     if kind in ("farneback", "none") and not rest:
         return text
     if kind == "ptlflow" and rest.partition(":")[0]:
+        from flow import parse_ptlflow_spec  # the form only: ptlflow is imported when the run starts
+
+        try:
+            parse_ptlflow_spec(rest)
+        except HrtrackError as e:
+            _fail(text, str(e))
         return text
     if kind == "dis":
         _fail(text, f"unknown DIS preset; use dis, dis:{', dis:'.join(presets)}")
@@ -269,6 +275,14 @@ def _pose_weights(text: str) -> str:
         _fail_path(text, "is a folder, not a checkpoint file")
     names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "pose")
     _fail(text, f"neither a checkpoint file nor a zoo pose model ({names})")
+
+
+def _det_size(text: str) -> int:
+    """``--det-size``: 64 to 2048 pixels, a multiple of 32."""
+    value = number(int, 64, 2048)(text)
+    if value % 32:
+        _fail(text, "must be a multiple of 32 (the detector's stride)")
+    return value
 
 
 def _frame_size(text: str) -> tuple[int, int]:
@@ -402,16 +416,29 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--det-threshold", type=PROBABILITY, help="detector score threshold (detector default if unset)")
     p.add_argument(
+        "--det-size",
+        type=_det_size,
+        metavar="PIXELS",
+        help="longer side of an ONNX detector's input, a multiple of 32 (default: the frame's, 320 to 640); "
+        "larger finds smaller people, slower",
+    )
+    p.add_argument(
         "--flow",
         default="dis",
         type=_flow_spec,
-        help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT or none (default dis)",
+        help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT[:iters=N] or none (default dis)",
     )
     p.add_argument(
         "--flow-max-side",
         type=number(int, 16, 8192),
         default=512,
         help="flow working resolution, longer side (512)",
+    )
+    p.add_argument(
+        "--start", type=number(int, 0, 10**9), default=0, help="first frame to track (0-based; default 0)"
+    )
+    p.add_argument(
+        "--frames", type=number(int, 1, 10**9), help="track only this many frames from --start (default: all)"
     )
     p.add_argument("--assoc", default="flow-oks", choices=ASSOCIATIONS, help="association (default flow-oks)")
     p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
@@ -433,7 +460,15 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep a propagated pose and a detection of the same person apart (default: folded into one)",
     )
-    p.add_argument("--min-box-score", type=PROBABILITY, default=0.5, help="person score to write a pose (0.5)")
+    p.add_argument(
+        "--track-score",
+        type=PROBABILITY,
+        default=0.5,
+        help="person score that starts a track (0.5); every tracked pose is drawn and exported to tracks/",
+    )
+    p.add_argument(
+        "--min-box-score", type=PROBABILITY, default=0.5, help="person score to write a pose to the PoseTrack files (0.5)"
+    )
     p.add_argument("--min-joint-score", type=PROBABILITY, default=0.4, help="score to write a joint (0.4)")
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
     p.add_argument("--out", default="out/track", help="output folder (default out/track)")
@@ -747,8 +782,20 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_weights(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("weights", help="check that a checkpoint loads (strictly) into a model")
-    p.add_argument("checkpoint", type=_existing("file"), help="official HRNet .pth, training checkpoint or mmpose file")
+    p = sub.add_parser(
+        "weights",
+        help="check that a checkpoint loads (strictly) into a model, or describe a network file",
+        description="An HRNet checkpoint: check that it loads strictly into --arch. A network file (.onnx or "
+        "OpenVINO .xml): its input, outputs, joints and the keypoint layout it runs with.",
+    )
+    p.add_argument(
+        "checkpoint",
+        type=_existing("file"),
+        help="official HRNet .pth, training checkpoint or mmpose file; or a .onnx/.xml heatmap network",
+    )
+    p.add_argument(
+        "--input-size", type=_input_size, help="a network file's input HxW, where its own is dynamic"
+    )
     p.add_argument("--arch", default="hrnet_w32", type=_arch, help="hrnet_w32, hrnet_w48 or hrnet_wC")
     p.add_argument("--joints", type=number(int, 1, 1000), default=17, help="number of joints (default 17)")
     p.add_argument(
@@ -822,9 +869,17 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
 
 def _cmd_weights(args: argparse.Namespace) -> int:
     from pose.checkpoint import load_checkpoint, save_state_dict
+    from pose.external import describe_network, is_network_file
     from pose.files import OutputPlan
     from pose.hrnet import build_model
 
+    if is_network_file(args.checkpoint):
+        if args.export_fp16:
+            raise UsageError(f"--export-fp16: {Path(args.checkpoint).name} is a network file, not a checkpoint")
+        info = describe_network(args.checkpoint, args.input_size)
+        layout = "coco (17 joints)" if info.num_joints == 17 else f"none fits {info.num_joints} joints"
+        print(f"{info.describe()}; keypoint layout {layout}")
+        return 0
     with OutputPlan(inputs=[args.checkpoint]) as plan:
         if args.export_fp16:
             plan.add(args.export_fp16, "--export-fp16", suffixes=(".pth", ".pt"))

@@ -181,7 +181,7 @@ def run_job(job: Job, args: argparse.Namespace, progress: object = None) -> Repo
         if os.environ.get("HRTRACK_DEBUG", "0") not in ("", "0"):
             raise
         return Report(job.name, "failed", message=f"internal error ({type(exc).__name__}: {exc})")
-    report_summary(summary, job.detector, job.name)
+    report_summary(summary, job.detector, job.name, args.track_score)
     return Report(job.name, "done", summary.frames, len(summary.tracks), timer.wall)
 
 

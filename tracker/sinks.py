@@ -296,11 +296,12 @@ def track_sinks(
     plan: OutputPlan | None = None,
 ) -> list[ResultSink]:
     """The outputs of one tracked source: ``out_dir/<format>/<name>.json``, ``out_dir/tracks/<name>.json``
-    (poses below ``filt.min_box_score`` left out of both) and, with ``render``, the annotated video
+    (poses below ``filt.min_box_score`` left out of the PoseTrack files; every tracked pose is in the
+    per-track export) and, with ``render``, the annotated video
     of ``size_fps`` (width, height, frame rate)."""
     sinks: list[ResultSink] = [
         PoseTrackSink(out_dir, name, formats, filt, plan),
-        TracksSink(track_export_path(out_dir, name), filt.min_box_score, plan),
+        TracksSink(track_export_path(out_dir, name), 0.0, plan),
     ]
     if render is not None:
         sinks.append(AnnotatedVideoSink(Path(render), *size_fps, plan=plan))

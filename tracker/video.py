@@ -80,16 +80,29 @@ class VideoSource:
         self.height, self.width = first.shape[:2]
         self.count = max(count, 1)
         self.failed = 0
+        self.start = 0
+        self.stop: int | None = None
+
+    def window(self, start: int = 0, frames: int | None = None) -> VideoSource:
+        """Only frames ``start`` .. ``start + frames - 1`` (their indices and names kept)."""
+        if start >= self.count:
+            raise SourceError(f"{self.path}: --start {start} is past the video's {self.count} frames")
+        self.start = start
+        self.stop = None if frames is None else start + frames
+        return self
 
     def __len__(self) -> int:
-        """Frame count from the container (an estimate for some formats)."""
-        return self.count
+        """Frame count from the container (an estimate for some formats), within the window."""
+        end = self.count if self.stop is None else min(self.count, self.stop)
+        return max(end - self.start, 1)
 
     def __iter__(self) -> Iterator[Frame]:
         cap = cv2.VideoCapture(str(self.path))
         index = 0
         try:
-            while True:
+            while index < self.start and cap.grab():  # frames before the window: not decoded
+                index += 1
+            while self.stop is None or index < self.stop:
                 if not cap.grab():
                     # End of stream, or a frame the demuxer cannot read: skip it if frames remain.
                     if index < self.count - 1 and cap.get(cv2.CAP_PROP_POS_FRAMES) < self.count:
@@ -127,16 +140,28 @@ class ImageListSource:
         self.image_ids = image_ids or [None] * len(paths)
         self.fps = fps
         self.failed = 0
+        self.label = label or str(paths[0].parent)
         first = next((img for img in (read_image(p) for p in paths[:10]) if img is not None), None)
         if first is None:
             raise SourceError(f"{label or paths[0]}: none of the first frames can be read (e.g. {paths[0]})")
         self.height, self.width = first.shape[:2]
+        self.start = 0
+
+    def window(self, start: int = 0, frames: int | None = None) -> ImageListSource:
+        """Only frames ``start`` .. ``start + frames - 1`` (their indices and names kept)."""
+        if start >= len(self.paths):
+            raise SourceError(f"{self.label}: --start {start} is past its {len(self.paths)} frames")
+        stop = None if frames is None else start + frames
+        self.paths, self.names, self.image_ids = (x[start:stop] for x in (self.paths, self.names, self.image_ids))
+        self.start = start
+        return self
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __iter__(self) -> Iterator[Frame]:
-        for index, (path, name, image_id) in enumerate(zip(self.paths, self.names, self.image_ids, strict=True)):
+        triples = zip(self.paths, self.names, self.image_ids, strict=True)
+        for index, (path, name, image_id) in enumerate(triples, self.start):
             image = read_image(path)
             if image is None:
                 self.failed += 1

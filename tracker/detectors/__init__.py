@@ -20,22 +20,24 @@ from tracker.detectors.base import Detector
 __all__ = ["Detector", "make_detector"]
 
 
-def make_detector(spec: str, score_threshold: float | None = None) -> Detector:
-    """A detector from its spec (see the module docstring)."""
+def make_detector(spec: str, score_threshold: float | None = None, det_size: int | None = None) -> Detector:
+    """A detector from its spec (see the module docstring). ``det_size``: the longer side of an
+    ONNX detector's input (default: chosen from the frame size, see :func:`onnx.auto_size`)."""
     from tracker import zoo
 
     entry = zoo.lookup(spec, "detector")
+    threshold = {} if score_threshold is None else {"score_threshold": score_threshold}
     if entry is not None:
         from tracker.detectors.onnx import OnnxDetector
 
-        threshold = {} if score_threshold is None else {"score_threshold": score_threshold}
-        size = {"input_size": tuple(entry.input_size)} if entry.input_size else {}
-        return OnnxDetector(zoo.fetch(entry), normalize=entry.normalize, **size, **threshold)
+        return OnnxDetector(zoo.fetch(entry), normalize=entry.normalize, det_size=det_size, **threshold)
     kind, _, arg = spec.partition(":")
+    if det_size is not None and kind != "onnx":
+        raise HrtrackError(f"--det-size: only ONNX detectors have an input size, not --detector {spec}")
     if kind == "onnx" and arg:
         from tracker.detectors.onnx import OnnxDetector
 
-        return OnnxDetector(arg, **({} if score_threshold is None else {"score_threshold": score_threshold}))
+        return OnnxDetector(arg, det_size=det_size, **threshold)
     if kind == "json" and arg:
         from tracker.detectors.precomputed import JsonDetections
 

@@ -39,6 +39,20 @@ def letterbox(image: np.ndarray, height: int, width: int, pad: int = 114) -> tup
     return canvas, ratio
 
 
+def auto_size(height: int, width: int, side: int | None = None) -> tuple[int, int]:
+    """A dynamic detector's input (height, width) for a frame: the longer side ``side`` pixels
+    (default: the frame's own, between 320 and 640), the shorter one in the frame's aspect ratio,
+    both rounded up to multiples of 32 (the detectors' largest stride)."""
+
+    def up(v: float) -> int:
+        return max(32, -(-round(v) // 32) * 32)
+
+    longer = max(height, width)
+    side = side or min(max(up(longer), 320), 640)
+    ratio = side / longer
+    return up(height * ratio), up(width * ratio)
+
+
 class OnnxDetector:
     """Person detector from an ONNX file (RTMDet end2end or raw YOLOX outputs).
 
@@ -46,7 +60,10 @@ class OnnxDetector:
         path: the .onnx file.
         score_threshold: boxes scored below it are dropped.
         nms_threshold: IoU of box NMS among the person boxes.
-        input_size: (height, width) for models with a dynamic input (default 320x320).
+        input_size: (height, width) for models with a dynamic input; default: :func:`auto_size` of
+            each frame (its longer side, 320 to 640 pixels, aspect kept), or ``det_size`` pixels.
+        det_size: the longer side of a dynamic model's input (``--det-size``), the shorter one
+            following the frame's aspect ratio (multiples of 32).
         normalize: end2end inputs get mmdet's mean/std (RTMDet); False feeds raw BGR 0-255 (YOLOX).
     """
 
@@ -55,9 +72,10 @@ class OnnxDetector:
         path: str | Path,
         score_threshold: float = 0.3,
         nms_threshold: float = 0.65,
-        input_size: tuple[int, int] = (320, 320),
+        input_size: tuple[int, int] | None = None,
         threads: int | None = None,
         normalize: bool = True,
+        det_size: int | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -83,8 +101,11 @@ class OnnxDetector:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         shape = inp.shape
-        fixed = all(isinstance(s, int) for s in shape[2:4])
-        self.input_h, self.input_w = (shape[2], shape[3]) if fixed else input_size
+        self.fixed = all(isinstance(s, int) and s > 0 for s in shape[2:4])
+        if self.fixed and det_size is not None:
+            raise HrtrackError(f"--det-size {det_size}: {path.name} has a fixed input of {shape[2]}x{shape[3]}")
+        self.input_h, self.input_w = (shape[2], shape[3]) if self.fixed else (input_size or (0, 0))
+        self.det_size = det_size
         outputs = [o.name for o in self.session.get_outputs()]
         if "dets" in outputs and "labels" in outputs:
             self.kind = "end2end"
@@ -96,6 +117,8 @@ class OnnxDetector:
     def detect(self, frame: Frame) -> Poses:
         """Person boxes in ``frame.image`` (BGR)."""
         image = frame.image
+        if not self.fixed and (self.det_size is not None or not self.input_h):
+            self.input_h, self.input_w = auto_size(*image.shape[:2], self.det_size)
         canvas, ratio = letterbox(image, self.input_h, self.input_w)
         if self.kind == "end2end":
             x = canvas.astype(np.float32)
