@@ -135,9 +135,8 @@ def read_state_dict(path: str) -> tuple[dict[str, torch.Tensor], Mapping | None]
         raise HrtrackError(f"{path}: not a state_dict or a checkpoint with one: it holds {_what(obj)}")
     bad = next(((k, v) for k, v in obj.items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))), None)
     if bad is not None:
-        raise HrtrackError(
-            f"{path}: not a state_dict of weights: {bad[0]!r} holds {_what(bad[1])}; it holds {_what(obj)}"
-        )
+        what = _what(bad[1])
+        raise HrtrackError(f"{path}: not a state_dict: it holds {_what(obj)}, and {bad[0]!r} is {what}, not a tensor")
     state = dict(obj)
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
@@ -157,12 +156,11 @@ def load_weights(model: torch.nn.Module, path: str, label: str) -> None:
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} of its {len(own)} weights are missing (e.g. {missing[0]!r})")
+            parts.append(f"missing {len(missing)} of the model's {len(own)} weights (e.g. {missing[0]!r})")
         if unexpected:
-            parts.append(f"{len(unexpected)} keys are not the model's (e.g. {unexpected[0]!r})")
-        raise HrtrackError(
-            f"{path}: does not fit {label}: {'; '.join(parts)}; is it a checkpoint of another model?"
-        )
+            parts.append(f"{len(unexpected)} keys the model does not have (e.g. {unexpected[0]!r})")
+        hint = "; is it a checkpoint of another model?" if missing and unexpected else ""
+        raise HrtrackError(f"{path}: does not fit {label}: {', '.join(parts)}{hint}")
     for key, tensor in own.items():
         if state[key].shape != tensor.shape:
             raise HrtrackError(

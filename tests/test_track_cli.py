@@ -26,7 +26,18 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-FAST = ["--arch", "hrnet_w8", "--input-size", "128x96", "--no-flip", "--quiet", "--min-box-score", "0"]
+FAST = [
+    "--arch",
+    "hrnet_w8",
+    "--input-size",
+    "128x96",
+    "--no-flip",
+    "--quiet",
+    "--min-box-score",
+    "0",
+    "--track-score",
+    "0",
+]
 
 
 def _synthetic_folder(tmp_path: Path, n: int = 6, corrupt: int | None = None) -> tuple[Path, Path, list[Walker]]:

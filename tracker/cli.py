@@ -434,9 +434,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         default=512,
         help="flow working resolution, longer side (512)",
     )
-    p.add_argument(
-        "--start", type=number(int, 0, 10**9), default=0, help="first frame to track (0-based; default 0)"
-    )
+    p.add_argument("--start", type=number(int, 0, 10**9), default=0, help="first frame to track (0-based; default 0)")
     p.add_argument(
         "--frames", type=number(int, 1, 10**9), help="track only this many frames from --start (default: all)"
     )
@@ -467,7 +465,10 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
         help="person score that starts a track (0.5); every tracked pose is drawn and exported to tracks/",
     )
     p.add_argument(
-        "--min-box-score", type=PROBABILITY, default=0.5, help="person score to write a pose to the PoseTrack files (0.5)"
+        "--min-box-score",
+        type=PROBABILITY,
+        default=0.5,
+        help="person score to write a pose to the PoseTrack files (0.5)",
     )
     p.add_argument("--min-joint-score", type=PROBABILITY, default=0.4, help="score to write a joint (0.4)")
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
@@ -793,9 +794,7 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
         type=_existing("file"),
         help="official HRNet .pth, training checkpoint or mmpose file; or a .onnx/.xml heatmap network",
     )
-    p.add_argument(
-        "--input-size", type=_input_size, help="a network file's input HxW, where its own is dynamic"
-    )
+    p.add_argument("--input-size", type=_input_size, help="a network file's input HxW, where its own is dynamic")
     p.add_argument("--arch", default="hrnet_w32", type=_arch, help="hrnet_w32, hrnet_w48 or hrnet_wC")
     p.add_argument("--joints", type=number(int, 1, 1000), default=17, help="number of joints (default 17)")
     p.add_argument(

@@ -27,7 +27,9 @@ flow F(k-1 -> k):
       one, at least ``min_similarity`` (0.2);
    b. the other poses are matched the same way to the tracks left over; they continue a track
       but never start one, and one left unmatched is dropped from the frame;
-   c. each confident pose left unmatched starts a new track;
+   c. each detected pose left unmatched with a person score of at least ``new_track_score``
+      (default: ``high_score``) starts a new track; a propagated pose never does (it is a copy of
+      a track's person, and that track has its own match or none);
    d. a track not seen for ``queue_length`` (5) frames ends. Frames count as they pass: frames
       without people, and frames that could not be decoded, age the tracks too.
 
@@ -109,6 +111,8 @@ class FlowTrackConfig:
     high_score: the person score that makes a pose confident (the writers' 0.5).
     merge_propagated: fold a propagated pose and a detected pose of the same person into one.
     merge_oks: the OKS between two poses of one frame above which they are the same person.
+    new_track_score: the person score an unmatched detected pose needs to start a track (None:
+        ``high_score``; ``hrtrack track --track-score``).
     """
 
     assoc: str = "flow-oks"
@@ -121,6 +125,7 @@ class FlowTrackConfig:
     high_score: float = 0.5
     merge_propagated: bool = True
     merge_oks: float = 0.5
+    new_track_score: float | None = None
 
     def __post_init__(self) -> None:
         if self.assoc not in ASSOCIATIONS:
@@ -298,7 +303,12 @@ class FlowTracker:
             for r, c in greedy_match(sim[np.ix_(rows, cols)], cfg.min_similarity):
                 ids[rows[r]] = live[cols[c]].track_id
                 taken.add(cols[c])
-        for r in np.flatnonzero((ids < 0) & confident):  # stage c
+        starts = poses.scores >= (cfg.high_score if cfg.new_track_score is None else cfg.new_track_score)
+        if cfg.two_stage:  # a propagated pose is a copy of a track's person: it never starts another
+            starts &= poses.source != PROPAGATED
+        else:
+            starts[:] = True
+        for r in np.flatnonzero((ids < 0) & starts):  # stage c
             ids[r] = self._next_id
             self._next_id += 1
         tracked = poses.with_(track_ids=ids)[ids >= 0]
