@@ -265,7 +265,7 @@ def track_job(
                 queue_length=args.queue,
                 two_stage=not args.single_stage,
                 merge_propagated=not args.no_merge,
-                high_score=args.track_score,
+                new_track_score=args.track_score,
             )
         )
         flow = models.flow
