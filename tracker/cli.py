@@ -274,7 +274,7 @@ def _pose_weights(text: str) -> str:
     if Path(text).is_dir():
         _fail_path(text, "is a folder, not a checkpoint file")
     names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "pose")
-    _fail(text, f"neither a checkpoint file nor a zoo pose model ({names})")
+    _fail(text, f"neither a file (checkpoint, .onnx, OpenVINO .xml) nor a zoo pose model ({names})")
 
 
 def _det_size(text: str) -> int:
@@ -396,8 +396,9 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--weights",
         type=_pose_weights,
-        help="pose model: a zoo name (hrtrack models; fetched on first use) or an HRNet checkpoint file "
-        f"(official, training or mmpose format); default {zoo.DEFAULT_POSE_CPU} on the CPU, "
+        help="pose model: a zoo name (hrtrack models; fetched on first use), an HRNet checkpoint file "
+        "(official, training or mmpose format) or a heatmap network file (.onnx, OpenVINO .xml); "
+        f"default {zoo.DEFAULT_POSE_CPU} on the CPU, "
         f"{zoo.DEFAULT_POSE_GPU} on a GPU",
     )
     _network(p, None, None)
