@@ -78,6 +78,32 @@ def test_track_frame_folder_with_json_detections(tmp_path: Path, weights: Path, 
     assert per_frame == [2] * 11
 
 
+@pytest.mark.parametrize("kind", ["folder", "video"])
+def test_track_start_and_frames(tmp_path: Path, weights: Path, capsys, kind: str) -> None:
+    """``--start 3 --frames 4``: frames 3-6 only, with their own indices and names."""
+    folder, dets, _ = _synthetic_folder(tmp_path, n=11)
+    source = folder
+    if kind == "video":
+        source = tmp_path / "clip.mp4"
+        writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 10, (400, 240))
+        for i in range(1, 12):
+            writer.write(cv2.imread(str(folder / f"frame_{i}.jpg")))
+        writer.release()
+    out = tmp_path / "out"
+    argv = ["track", str(source), "--weights", str(weights), "--out", str(out), "--start", "3", "--frames", "4"]
+    argv += ["--detector", f"json:{dets}" if kind == "folder" else "hog", *FAST]
+    assert main(argv) == 0
+    assert "4 frames" in capsys.readouterr().out
+    name = source.stem
+    seq = read_sequence(out / "posetrack18" / f"{name}.json")
+    expected = [f"frame_{i}.jpg" for i in range(4, 8)] if kind == "folder" else [f"frame_{i:06d}" for i in range(3, 7)]
+    assert [Path(f.image).name for f in seq.frames] == expected
+    tracks = json.loads((out / "tracks" / f"{name}.json").read_text())
+    assert tracks["num_frames"] == 4
+    assert {e["frame"] for v in tracks["tracks"].values() for e in v} <= {3, 4, 5, 6}
+    assert main([*argv[: -len(FAST)], *FAST, "--start", "11", "--overwrite"]) == 2  # past the end
+
+
 def test_track_with_render_writes_video_with_all_frames(tmp_path: Path, weights: Path) -> None:
     import cv2 as cv
 
