@@ -26,7 +26,7 @@ flow F(k-1 -> k):
       greedily, highest similarity first, one to one, at least ``min_similarity`` (0.2);
    b. the other poses are matched the same way to the tracks left over;
    c. each detected pose left unmatched with a person score of at least ``new_track_score``
-      (0.4) starts a new track; a propagated pose never does (it is a copy of
+      (0.45) starts a new track; a propagated pose never does (it is a copy of
       a track's person, and that track has its own match or none); any other pose left
       unmatched is dropped from the frame;
    d. a track not seen for ``queue_length`` (5) frames ends. Frames count as they pass: frames
@@ -111,9 +111,10 @@ class FlowTrackConfig:
     merge_propagated: fold a propagated pose and a detected pose of the same person into one.
     merge_oks: the OKS between two poses of one frame above which they are the same person.
     new_track_score: the person score an unmatched detected pose needs to start a track (None:
-        ``high_score``; ``hrtrack track --track-score``). 0.4 was chosen on real footage and the
+        ``high_score``; ``hrtrack track --track-score``). 0.45 was chosen on real footage and the
         synthetic sets together (README, "Real footage"): 0.5 left walkers of a surveillance clip
-        untracked with a smaller pose network; 0.3 added identity switches on the synthetic sets.
+        untracked with a smaller pose network; 0.4 and below added identity switches and cost
+        MOTA on the synthetic sets.
     """
 
     assoc: str = "flow-oks"
@@ -126,7 +127,7 @@ class FlowTrackConfig:
     high_score: float = 0.5
     merge_propagated: bool = True
     merge_oks: float = 0.5
-    new_track_score: float | None = 0.4
+    new_track_score: float | None = 0.45
 
     def __post_init__(self) -> None:
         if self.assoc not in ASSOCIATIONS:
