@@ -462,14 +462,14 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--track-score",
         type=PROBABILITY,
-        default=0.4,
-        help="person score that starts a track (0.4); every tracked pose is drawn and exported to tracks/",
+        default=0.45,
+        help="person score that starts a track (0.45); every tracked pose is drawn and exported to tracks/",
     )
     p.add_argument(
         "--min-box-score",
         type=PROBABILITY,
-        default=0.2,
-        help="person score to write a pose to the PoseTrack files (0.2)",
+        default=0.4,
+        help="person score to write a pose to the PoseTrack files (0.4)",
     )
     p.add_argument("--min-joint-score", type=PROBABILITY, default=0.4, help="score to write a joint (0.4)")
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
