@@ -7,7 +7,8 @@ CHECKPOINT is one of:
 
 * a local file: a ptlflow (Lightning) checkpoint, a dict with ``state_dict``; or a plain state_dict,
   such as the official RAFT weights (``raft-small.pth``), whose DataParallel ``module.`` prefix is
-  stripped. The weights must fit MODEL exactly (strict loading); a file that is not a torch file, holds
+  stripped. The file is read without running pickled code (as HRNet checkpoints are). The weights
+  must fit MODEL exactly (strict loading); a file that is not a torch file, holds
   no state_dict, or has missing, unexpected or differently shaped weights is a one-line error naming it.
   Paths containing ``:`` are not supported (``:`` separates the spec's parts);
 * one of ptlflow's checkpoint names (e.g. ``things``), which ptlflow downloads into torch hub's cache
@@ -22,8 +23,6 @@ kin; ptlflow's default for RAFT is 32): fewer are faster and coarser.
 from __future__ import annotations
 
 import os
-import pickle
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -89,24 +88,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _torch_load(path: str) -> object:
-    """The object in the torch file ``path`` (on the CPU), or a one-line error naming the file."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch warns about old pickle protocols and the like
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            if not str(exc).startswith("Weights only load failed"):
-                raise HrtrackError(f"{path}: not a torch checkpoint file ({_first_line(exc)})") from None
-        except Exception as exc:  # torch.load raises anything from KeyError to RuntimeError on a foreign file
-            raise HrtrackError(f"{path}: not a torch checkpoint file ({_first_line(exc)})") from None
-        # A torch pickle holding more than tensors and plain containers (some training scripts save
-        # their argparse Namespace or numpy scalars alongside the weights). As torch's own warning says,
-        # loading it runs whatever code the pickle names: the user named this file for the model, and
-        # only files the safe loader refused get here.
-        try:
-            return torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise HrtrackError(f"{path}: not a torch checkpoint file ({_first_line(exc)})") from None
+    """The object in the torch file ``path``, read without running pickled code
+    (:func:`pose.checkpoint.read_checkpoint`: one-line errors naming the file)."""
+    from pose.checkpoint import read_checkpoint
+
+    return read_checkpoint(path)
 
 
 def _what(obj: object) -> str:
