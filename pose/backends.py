@@ -73,6 +73,17 @@ class TorchBackend:
             return self.model(x.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
 
 
+def ort_session(onnx_file: Path, threads: int):
+    """An onnxruntime CPU session with ``threads`` intra-op threads and its logging quiet."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxRuntimeBackend:
     """An exported model run by onnxruntime's CPU provider with ``threads`` intra-op threads."""
 
@@ -80,13 +91,7 @@ class OnnxRuntimeBackend:
     precision = "f32"
 
     def __init__(self, onnx_file: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.session = ort_session(onnx_file, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -105,14 +105,10 @@ class _OrtRunner(_Runner):
     name = "onnxruntime"
 
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
+        from pose.backends import ort_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort_session(path, threads)
         except Exception as exc:
             raise HrtrackError(f"{path}: onnxruntime cannot load this network ({_first_line(exc)})") from None
         inp = self.session.get_inputs()
