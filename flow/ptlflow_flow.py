@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose.errors import HrtrackError, third_party_quiet
+from pose.errors import HrtrackError, first_line, third_party_quiet
 
 INSTALL_HINT = "pip install 'hrtrack[ptlflow]' (ptlflow and torchvision==0.28.0)"
 _SCHEMA_LIB: list[torch.library.Library] = []
@@ -81,10 +81,6 @@ def _named_checkpoint(ptlflow, model_name: str, name: str) -> tuple[str, str, Pa
             f"and place it at {cached}"
         )
     return (str(cached) if cached.is_file() else name), urls[name], cached
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _torch_load(path: str) -> object:
@@ -156,7 +152,7 @@ def load_weights(model: torch.nn.Module, path: str, label: str) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # e.g. a dtype that cannot be copied
-        raise HrtrackError(f"{path}: does not fit {label}: {_first_line(exc)}") from None
+        raise HrtrackError(f"{path}: does not fit {label}: {first_line(exc)}") from None
     if hparams:  # as ptlflow restores its own checkpoints
         try:
             if hparams.get("train_size") is not None:
@@ -166,7 +162,7 @@ def load_weights(model: torch.nn.Module, path: str, label: str) -> None:
             for name, value in (hparams.get("extra_params") or {}).items():
                 model.add_extra_param(name, value)
         except (AssertionError, AttributeError, TypeError) as exc:
-            raise HrtrackError(f"{path}: bad hyper_parameters for {label} ({_first_line(exc)})") from None
+            raise HrtrackError(f"{path}: bad hyper_parameters for {label} ({first_line(exc)})") from None
 
 
 def set_iters(model: torch.nn.Module, iters: int, label: str) -> None:
@@ -221,7 +217,7 @@ class PtlflowFlow:
         try:
             return ptlflow.get_model(model_name, ckpt_path=ckpt)
         except Exception as exc:
-            first = _first_line(exc)
+            first = first_line(exc)
             if named is not None and not cached.is_file():
                 raise HrtrackError(
                     f"cannot fetch ptlflow:{model_name}:{checkpoint} from {url} ({first}); download it and place it "

@@ -36,7 +36,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from pose.errors import HrtrackError, third_party_quiet
+from pose.errors import HrtrackError, first_line, third_party_quiet
 from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home
 from pose.specs import BACKEND_CHOICES
 from pose.specs import BACKENDS as BACKENDS  # the names and their checks live in pose.specs (no torch)
@@ -99,6 +99,13 @@ class OnnxRuntimeBackend:
         return torch.from_numpy(out)
 
 
+def ov_compile(core, model, threads: int, bf16: bool = False):
+    """``model`` (a file name or an OpenVINO model) compiled for the CPU: latency-minded, ``threads``
+    threads, and the precision always explicit (OpenVINO picks bf16 by itself on bf16 CPUs)."""
+    config = {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32", "INFERENCE_NUM_THREADS": threads}
+    return core.compile_model(model, "CPU", config | {"PERFORMANCE_HINT": "LATENCY"})
+
+
 class OpenVinoBackend:
     """An exported model compiled by OpenVINO for the CPU, float32 or bfloat16 inside."""
 
@@ -108,13 +115,7 @@ class OpenVinoBackend:
         import openvino as ov
 
         self.precision = "bf16" if bf16 else "f32"
-        config = {
-            "INFERENCE_PRECISION_HINT": self.precision,
-            "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
-        }
-        compiled = ov.Core().compile_model(str(onnx_file), "CPU", config)
-        self.request = compiled.create_infer_request()
+        self.request = ov_compile(ov.Core(), str(onnx_file), threads, bf16).create_infer_request()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = self.request.infer({0: x.detach().float().contiguous().cpu().numpy()})[0]
@@ -292,7 +293,7 @@ def choose_backend(
         except Exception as exc:  # an export or runtime that fails here: auto does without it
             if name == "torch" or (name == names[-1] and not built):
                 raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             print(f"hrtrack: warning: --backend auto: {name} does not run this model ({first})", file=sys.stderr)
     if len(built) == 1:
         only = next(iter(built))

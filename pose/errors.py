@@ -20,6 +20,12 @@ class HrtrackError(ValueError):
     """A problem with the user's input; the message is one line."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what a one-line
+    error quotes of a library's failure."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def debugging() -> bool:
     """``HRTRACK_DEBUG`` is set (``hrtrack --debug`` sets it for its run): show everything."""
     return os.environ.get("HRTRACK_DEBUG", "0") not in ("", "0")

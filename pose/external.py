@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose.errors import HrtrackError, third_party_quiet
-from pose.specs import backend_installed
+from pose.errors import HrtrackError, first_line, third_party_quiet
+from pose.specs import backend_installed, check_backend
 
 SUFFIXES = (".onnx", ".xml")
 STRIDE = 4  # heatmaps are at 1/4 of the input, as HRNet's
@@ -56,10 +56,6 @@ class NetworkInfo:
     input_size: tuple[int, int]
     num_joints: int
 
-    @property
-    def fixed_batch(self) -> int | None:
-        return self.input_shape[0]
-
     def describe(self) -> str:
         def dims(shape: tuple[int | None, ...]) -> str:
             return "x".join("?" if d is None else str(d) for d in shape)
@@ -87,10 +83,6 @@ def _dims(shape) -> tuple[int | None, ...]:
     return tuple(out)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 class _Runner:
     """One runtime's session on the file: ``run(x) -> {output name: array}`` for a float32 batch."""
 
@@ -110,7 +102,7 @@ class _OrtRunner(_Runner):
         try:
             self.session = ort_session(path, threads)
         except Exception as exc:
-            raise HrtrackError(f"{path}: onnxruntime cannot load this network ({_first_line(exc)})") from None
+            raise HrtrackError(f"{path}: onnxruntime cannot load this network ({first_line(exc)})") from None
         inp = self.session.get_inputs()
         if len(inp) != 1:
             raise HrtrackError(f"{path}: a pose network has one input (an image batch), this one has {len(inp)}")
@@ -134,11 +126,13 @@ class _OvRunner(_Runner):
     def __init__(self, path: Path, threads: int, bf16: bool = False, input_size: tuple[int, int] | None = None) -> None:
         import openvino as ov
 
+        from pose.backends import ov_compile
+
         core = ov.Core()
         try:
             model = core.read_model(str(path))
         except Exception as exc:
-            raise HrtrackError(f"{path}: OpenVINO cannot read this network ({_first_line(exc)})") from None
+            raise HrtrackError(f"{path}: OpenVINO cannot read this network ({first_line(exc)})") from None
         if len(model.inputs) != 1:
             raise HrtrackError(
                 f"{path}: a pose network has one input (an image batch), this one has {len(model.inputs)}"
@@ -155,15 +149,13 @@ class _OvRunner(_Runner):
             try:
                 model.reshape({port.get_any_name(): ov.PartialShape(dims)})
             except Exception as exc:
-                raise HrtrackError(f"{path}: OpenVINO cannot give it a dynamic batch ({_first_line(exc)})") from None
+                raise HrtrackError(f"{path}: OpenVINO cannot give it a dynamic batch ({first_line(exc)})") from None
         self.outputs = [(o.get_any_name(), _dims(o.get_partial_shape())) for o in model.outputs]
         self.precision = "bf16" if bf16 else "f32"
-        config = {"INFERENCE_PRECISION_HINT": self.precision, "INFERENCE_NUM_THREADS": threads}
-        config["PERFORMANCE_HINT"] = "LATENCY"
         try:
-            compiled = core.compile_model(model, "CPU", config)
+            compiled = ov_compile(core, model, threads, bf16)
         except Exception as exc:
-            raise HrtrackError(f"{path}: OpenVINO cannot compile this network ({_first_line(exc)})") from None
+            raise HrtrackError(f"{path}: OpenVINO cannot compile this network ({first_line(exc)})") from None
         self.request = compiled.create_infer_request()
         self._names = [n for n, _ in self.outputs]
 
@@ -176,11 +168,7 @@ def open_runner(path: Path, runtime: str, threads: int, bf16: bool = False, inpu
     """A session of ``runtime`` on the network file (one-line errors naming the file)."""
     if runtime not in runtimes(path):
         raise HrtrackError(f"--backend {runtime}: cannot run {path.name} (use " + " or ".join(runtimes(path)) + ")")
-    if runtime == "onnxruntime" and bf16:
-        raise HrtrackError("--backend onnxruntime: no bfloat16 on the CPU; use openvino with --bf16")
-    if not backend_installed(runtime):
-        extra = " (pip install 'hrtrack[openvino]')" if runtime == "openvino" else ""
-        raise HrtrackError(f"{path}: running it needs {runtime}, which is not installed{extra}")
+    check_backend(runtime, "cpu", bf16)  # installed, and bf16 only where the runtime has it
     with third_party_quiet():
         if runtime == "onnxruntime":
             return _OrtRunner(path, threads)

@@ -139,7 +139,7 @@ def test_compact_ids_reuse_only_ended_tracks() -> None:
 def test_more_than_10000_tracks_stay_distinct(tmp_path: Path) -> None:
     """The per-track export keeps the tracker's ids; the PoseTrack file maps them below 10000."""
     n = 10_050
-    sink = TracksSink(tmp_path / "tracks.json", 0.0)
+    sink = TracksSink(tmp_path / "tracks.json")
     pt = PoseTrackSink(tmp_path, "long", ["posetrack18"])
     kp = np.zeros((1, 17, 3), np.float32)
     kp[0, :, :2], kp[0, :, 2] = (20, 30), 0.9

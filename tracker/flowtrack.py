@@ -110,8 +110,8 @@ class FlowTrackConfig:
     high_score: the person score that makes a pose confident (matched first).
     merge_propagated: fold a propagated pose and a detected pose of the same person into one.
     merge_oks: the OKS between two poses of one frame above which they are the same person.
-    new_track_score: the person score an unmatched detected pose needs to start a track (None:
-        ``high_score``; ``hrtrack track --track-score``). 0.45 was chosen on real footage and the
+    new_track_score: the person score an unmatched detected pose needs to start a track
+        (two-stage only; ``hrtrack track --track-score``). 0.45 was chosen on real footage and the
         synthetic sets together (README, "Real footage"): 0.5 left walkers of a surveillance clip
         untracked with a smaller pose network; 0.4 and below added identity switches and cost
         MOTA on the synthetic sets.
@@ -127,7 +127,7 @@ class FlowTrackConfig:
     high_score: float = 0.5
     merge_propagated: bool = True
     merge_oks: float = 0.5
-    new_track_score: float | None = 0.45
+    new_track_score: float = 0.45
 
     def __post_init__(self) -> None:
         if self.assoc not in ASSOCIATIONS:
@@ -305,11 +305,10 @@ class FlowTracker:
             for r, c in greedy_match(sim[np.ix_(rows, cols)], cfg.min_similarity):
                 ids[rows[r]] = live[cols[c]].track_id
                 taken.add(cols[c])
-        starts = poses.scores >= (cfg.high_score if cfg.new_track_score is None else cfg.new_track_score)
         if cfg.two_stage:  # a propagated pose is a copy of a track's person: it never starts another
-            starts &= poses.source != PROPAGATED
+            starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED)
         else:
-            starts[:] = True
+            starts = np.ones(len(poses), bool)
         for r in np.flatnonzero((ids < 0) & starts):  # stage c
             ids[r] = self._next_id
             self._next_id += 1

@@ -205,18 +205,17 @@ def compact_ids(spans: dict[int, tuple[int, int]], limit: int = MAX_TRACK_ID) ->
 
 
 class TracksSink:
-    """The per-track export (see the module docstring) at ``path``; poses below ``min_box_score`` left out.
+    """The per-track export (see the module docstring) at ``path``: every tracked pose.
 
     Streamed: each entry goes to an anonymous spool file as it comes, and only its offset is kept
     (by track); :meth:`close` writes the file track by track from the spool (the bytes of
     ``json.dumps`` of the whole object)."""
 
-    def __init__(self, path: Path, min_box_score: float = 0.0, plan: OutputPlan | None = None) -> None:
+    def __init__(self, path: Path, plan: OutputPlan | None = None) -> None:
         self.path = Path(path)
         self.plan = plan
         if plan is not None:
             plan.add(self.path, "--out")
-        self.min_box_score = min_box_score
         self.offsets: dict[int, array] = {}
         self.num_frames = 0
         self.layout = "coco"
@@ -234,7 +233,7 @@ class TracksSink:
         self.num_frames += 1
         if result.poses.layout is not None:
             self.layout = result.poses.layout.name
-        for i in np.flatnonzero(result.scores >= self.min_box_score):
+        for i in range(len(result.scores)):
             entry = {
                 "frame": result.index,
                 "image": result.name,
@@ -305,7 +304,7 @@ def track_sinks(
     of ``size_fps`` (width, height, frame rate)."""
     sinks: list[ResultSink] = [
         PoseTrackSink(out_dir, name, formats, filt, plan),
-        TracksSink(track_export_path(out_dir, name), 0.0, plan),
+        TracksSink(track_export_path(out_dir, name), plan),
     ]
     if render is not None:
         sinks.append(AnnotatedVideoSink(Path(render), *size_fps, plan=plan))

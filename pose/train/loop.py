@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from pose.checkpoint import load_checkpoint, load_pretrained_backbone, save_atomic, save_state_dict
-from pose.errors import HrtrackError
+from pose.errors import HrtrackError, first_line
 from pose.hrnet import build_model
 from pose.train.loss import JointsMSELoss
 
@@ -351,7 +351,7 @@ def train(
             state = torch.load(state_path, map_location=device, weights_only=False)
             model.load_state_dict(state["model"])
         except Exception as e:  # truncated, foreign or from another architecture
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            first = first_line(e)
             raise HrtrackError(f"{state_path}: cannot resume from this training state ({first})") from None
     elif config.resume and info.main:
         log.warning("resume requested but %s does not exist: starting from scratch", state_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose.errors import HrtrackError
+from pose.errors import HrtrackError, first_line
 from pose.poses import Poses, box_nms, clip_boxes
 from tracker.video import Frame
 
@@ -92,7 +92,7 @@ class OnnxDetector:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             raise HrtrackError(f"{path}: not a loadable ONNX model ({first})") from None
         self.path = path
         self.score_threshold = score_threshold
@@ -106,6 +106,7 @@ class OnnxDetector:
             raise HrtrackError(f"--det-size {det_size}: {path.name} has a fixed input of {shape[2]}x{shape[3]}")
         self.input_h, self.input_w = (shape[2], shape[3]) if self.fixed else (input_size or (0, 0))
         self.det_size = det_size
+        self.sized_for: tuple[int, ...] | None = None if self.fixed or input_size else ()  # frame (h, w)
         outputs = [o.name for o in self.session.get_outputs()]
         if "dets" in outputs and "labels" in outputs:
             self.kind = "end2end"
@@ -117,8 +118,9 @@ class OnnxDetector:
     def detect(self, frame: Frame) -> Poses:
         """Person boxes in ``frame.image`` (BGR)."""
         image = frame.image
-        if not self.fixed and (self.det_size is not None or not self.input_h):
-            self.input_h, self.input_w = auto_size(*image.shape[:2], self.det_size)
+        if self.sized_for is not None and self.sized_for != image.shape[:2]:  # sized by the frames
+            self.sized_for = image.shape[:2]
+            self.input_h, self.input_w = auto_size(*self.sized_for, self.det_size)
         canvas, ratio = letterbox(image, self.input_h, self.input_w)
         if self.kind == "end2end":
             x = canvas.astype(np.float32)
