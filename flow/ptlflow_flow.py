@@ -73,7 +73,7 @@ def _named_checkpoint(ptlflow, model_name: str, name: str) -> tuple[str, str, Pa
         known = ", ".join(urls) or "none"
         raise HrtrackError(f"ptlflow:{model_name}: no checkpoint file or name {name!r} (named checkpoints: {known})")
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urls[name]).name
-    from tracker.zoo import offline  # the one reading of HRTRACK_OFFLINE
+    from pose.zoo import offline  # the one reading of HRTRACK_OFFLINE
 
     if not cached.is_file() and offline():
         raise HrtrackError(

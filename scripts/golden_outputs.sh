@@ -14,19 +14,23 @@ export PYTHONPATH=$PWD
 HR="$SELF/.venv/bin/python -m tracker.cli"
 rm -rf "$OUT"; mkdir -p "$OUT"
 export HRTRACK_OFFLINE=1
-$HR demo --out "$OUT/demo" --frames 40 --quiet > "$OUT/demo.txt"
-$HR bench synth --sequences 2 --frames 30 --data "$OUT/synth" --json "$OUT/synth_table.json" > "$OUT/synth.txt"
+$HR demo --out "$OUT/demo" --frames 40 --backend torch --quiet > "$OUT/demo.txt"
+$HR bench synth --sequences 2 --frames 30 --backend torch --data "$OUT/synth" --json "$OUT/synth_table.json" \
+    > "$OUT/synth.txt"
+# a corpus of the two synthetic sequences in two worker processes (one thread each)
+$HR track "$OUT/synth/synth/posetrack18" --images-root "$OUT/synth/synth" --detector gt --weights demo_synth_w16 \
+    --backend torch --workers 2 --threads 1 --out "$OUT/corpus" --quiet > "$OUT/corpus.txt"
 BONN=$SELF/../shared/data/bonn_posetrack
 if [ -d "$BONN" ]; then
     $HR track "$BONN/060470979_posetrack2017.json" --images-root "$BONN" --detector "gt:$BONN/060470979_posetrack2017.json" \
-        --weights demo_synth_w16 --out "$OUT/bonn" --render "$OUT/bonn/bonn.mp4" --quiet > "$OUT/bonn.txt"
+        --weights demo_synth_w16 --backend torch --out "$OUT/bonn" --render "$OUT/bonn/bonn.mp4" --quiet > "$OUT/bonn.txt"
     $HR render "$BONN/060470979_posetrack2017.json" "$OUT/bonn/tracks/060470979_posetrack2017.json" --images-root "$BONN" \
         -o "$OUT/bonn/render.mp4" --gt "$BONN/060470979_posetrack2017.json" --trail 5 --boxes --quiet > /dev/null
     # the same with the layout given as COCO (its videos must not change with the skeleton fix)
-    cp "$SELF/tracker/assets/demo_hrnet_w16_128x96_synth.pth" "$OUT/w16_copy.pth"
+    cp "$($HR models path demo_synth_w16)" "$OUT/w16_copy.pth"
     $HR track "$BONN/060470979_posetrack2017.json" --images-root "$BONN" --detector "gt:$BONN/060470979_posetrack2017.json" \
         --weights "$OUT/w16_copy.pth" --arch hrnet_w16 --input-size 128x96 --keypoint-layout coco \
-        --out "$OUT/bonn_coco" --render "$OUT/bonn_coco/bonn.mp4" --quiet > "$OUT/bonn_coco.txt"
+        --backend torch --out "$OUT/bonn_coco" --render "$OUT/bonn_coco/bonn.mp4" --quiet > "$OUT/bonn_coco.txt"
     $HR render "$BONN/060470979_posetrack2017.json" "$OUT/bonn_coco/tracks/060470979_posetrack2017.json" \
         --images-root "$BONN" -o "$OUT/bonn_coco/render.mp4" --gt "$BONN/060470979_posetrack2017.json" --trail 5 \
         --boxes --quiet > /dev/null
@@ -34,6 +38,18 @@ if [ -d "$BONN" ]; then
         --images-root "$BONN" -o "$OUT/bonn_coco/render_pt17.mp4" --trail 5 --quiet > /dev/null
     rm "$OUT/w16_copy.pth"
 fi
-# timings and temp paths differ between runs: keep only what must be identical
+# timings differ between runs: seconds are blanked in the printed tables and the bench json
+"$SELF/.venv/bin/python" - "$OUT" <<'PY'
+import json, pathlib, re, sys
+out = pathlib.Path(sys.argv[1])
+for txt in out.glob("*.txt"):
+    text = re.sub(r"\b\d+(\.\d+)? s\b", "T s", txt.read_text())
+    text = re.sub(r"\| [\d.]+ \|$", "| T |", text, flags=re.M)  # seconds column of bench synth
+    text = re.sub(r"(\| done \|.*\| )[\d.]+( \|)", r"\1T\2", text)  # seconds column of the corpus table
+    txt.write_text(text)
+table = out / "synth_table.json"
+rows = json.loads(table.read_text())["rows"]
+table.write_text(json.dumps([{k: v for k, v in r.items() if k != "seconds"} for r in rows], indent=1))
+PY
 find "$OUT" -name '*.mp4' -print0 | xargs -0 -r sha256sum | sed "s|$OUT/||" | sort -k2 > "$OUT/videos.sha256"
 echo "golden outputs in $OUT"

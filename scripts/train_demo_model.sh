@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the bundled demo model, tracker/assets/demo_hrnet_w16_128x96_synth.pth.
+# Reproduce the bundled demo model, pose/assets/demo_hrnet_w16_128x96_synth.pth.
 #
 # 1. Generate the training set (40 synthetic sequences x 80 frames, seed 1000, every frame
 #    labelled) and a small validation set (3 x 40 frames, seed 2000, every 2nd frame labelled).
@@ -7,7 +7,7 @@
 #    17-slot layout, official augmentation, Adam 2e-3, x0.1 at epochs 7 and 9, 10 epochs,
 #    bfloat16 autocast; about 50 min on a 2-core AVX-512/AMX CPU). best.pth is the epoch with the
 #    best validation PoseTrack mAP.
-# 3. Export best.pth as a float16 state_dict into tracker/assets/.
+# 3. Export best.pth as a float16 state_dict into pose/assets/.
 #
 # Usage: bash scripts/train_demo_model.sh [extra hrtrack train options, e.g. --device cuda]
 set -euo pipefail
@@ -20,4 +20,4 @@ RUN=runs/synth_w16_128x96
 "$HRTRACK" synth --out "$DATA/val" --sequences 3 --frames 40 --seed 2000 --difficulty medium --no-video \
     --label-every 2 --quiet
 "$HRTRACK" train synth_w16_128x96 --out "$RUN" "$@"
-"$HRTRACK" weights "$RUN/best.pth" --arch hrnet_w16 --export-fp16 tracker/assets/demo_hrnet_w16_128x96_synth.pth
+"$HRTRACK" weights "$RUN/best.pth" --arch hrnet_w16 --export-fp16 pose/assets/demo_hrnet_w16_128x96_synth.pth

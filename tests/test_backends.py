@@ -99,7 +99,7 @@ def test_onnx_export_is_cached_beside_the_weights_and_follows_their_content(
 
 
 def test_bundled_weights_export_to_the_cache_not_the_package(weights: Path) -> None:
-    package = Path(backends.__file__).resolve().parents[1] / "tracker" / "assets"
+    package = Path(backends.__file__).resolve().parents[1] / "pose" / "assets"
     bundled = next(package.glob("*.pth"))
     assert backends.onnx_cache_path(bundled, SIZE).parent == backends.hrtrack_home() / "onnx"
     assert backends.onnx_cache_path(weights, SIZE).parent == weights.resolve().parent

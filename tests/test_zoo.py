@@ -20,7 +20,7 @@ import torch
 from mirror import Mirror
 
 from pose import build_model
-from tracker import zoo
+from pose import zoo
 from tracker.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from pose.estimator import PoseEstimator
 from pose.external import is_network_file
 from pose.files import OutputPlan
 from pose.hrnet import build_model
-from tracker import zoo
+from pose import zoo
 from tracker.detectors import make_detector
 from tracker.detectors.base import Detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker

@@ -227,7 +227,7 @@ def _backend_name(text: str) -> str:
 def _detector_spec(text: str) -> str:
     """A zoo detector, ``onnx:PATH``, ``json:PATH`` or ``json:DIR``, ``gt:ANNOTATION`` or ``gt`` (each
     annotation source's own boxes), or ``hog``."""
-    from tracker import zoo
+    from pose import zoo
 
     if zoo.lookup(text, "detector") is not None or text in ("hog", "gt"):
         return text
@@ -267,7 +267,7 @@ def _ray_address(text: str) -> str:
 
 def _pose_weights(text: str) -> str:
     """A zoo pose model name or an existing checkpoint file."""
-    from tracker import zoo
+    from pose import zoo
 
     if zoo.lookup(text, "pose") is not None or Path(text).is_file():
         return text
@@ -375,7 +375,7 @@ def _synth_set(p: argparse.ArgumentParser, sequences: int | None, frames: int, s
 
 
 def _add_track(sub: argparse._SubParsersAction) -> None:
-    from tracker import zoo
+    from pose import zoo
 
     p = sub.add_parser(
         "track",
@@ -911,7 +911,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from tracker import zoo
+    from pose import zoo
 
     if args.action == "path":
         entry = zoo.get(args.names[0]) if len(args.names) == 1 else None

@@ -31,7 +31,7 @@ from flow import make_flow
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.files import OutputPlan, atomic_write_json
-from tracker import zoo
+from pose import zoo
 from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker

@@ -183,7 +183,7 @@ def build_training_model(config: TrainConfig, num_joints: int = 17) -> nn.Module
 
 def _zoo_or_path(spec: str, kind: str) -> str:
     """A checkpoint path, or the cached file of a zoo model of ``kind`` (e.g. ``hrnet_w48_imagenet``)."""
-    from tracker import zoo
+    from pose import zoo
 
     entry = None if Path(spec).is_file() else zoo.lookup(spec, kind)
     return spec if entry is None else str(zoo.fetch(entry))

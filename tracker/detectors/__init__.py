@@ -23,7 +23,7 @@ __all__ = ["Detector", "make_detector"]
 def make_detector(spec: str, score_threshold: float | None = None, det_size: int | None = None) -> Detector:
     """A detector from its spec (see the module docstring). ``det_size``: the longer side of an
     ONNX detector's input (default: chosen from the frame size, see :func:`onnx.auto_size`)."""
-    from tracker import zoo
+    from pose import zoo
 
     entry = zoo.lookup(spec, "detector")
     threshold = {} if score_threshold is None else {"score_threshold": score_threshold}
