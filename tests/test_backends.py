@@ -174,8 +174,8 @@ def test_impossible_backend_choices_are_errors(
 
 def test_the_command_lines_names_match_the_implementations() -> None:
     """The CLI lists bench modes without importing torch; they must be the benchmark's own."""
-    from tracker import cli
     from tracker.bench import network
+    from tracker.commands import bench as cli
 
     assert set(cli.POSE_BENCH_MODES) == set(network.MODES)
     assert set(network.DEFAULT_MODES) == {m for m in cli.POSE_BENCH_MODES if not m.endswith("compiled")}

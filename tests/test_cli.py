@@ -42,11 +42,12 @@ def test_a_bug_is_one_line_with_exit_1_and_its_traceback_with_debug(
     """Only user errors exit 2; a bug (here a ValueError that is not an HrtrackError) says so in one
     line with exit status 1, and ``--debug`` (or HRTRACK_DEBUG=1) shows its traceback."""
     import tracker.cli as cli
+    from tracker.commands import models
 
     def broken(args: object) -> int:
         raise ValueError("an internal bug")
 
-    monkeypatch.setattr(cli, "_cmd_models", broken)
+    monkeypatch.setattr(models, "cmd_models", broken)
     assert cli.main(["models"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error (ValueError: an internal bug)" in err and "--debug" in err

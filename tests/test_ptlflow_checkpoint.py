@@ -196,7 +196,7 @@ def test_bad_options_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_cli_checks_the_options_when_it_parses() -> None:
-    from tracker.cli import _flow_spec
+    from tracker.options import flow_spec as _flow_spec
 
     assert _flow_spec("ptlflow:raft_small:some/file.pth:iters=12") == "ptlflow:raft_small:some/file.pth:iters=12"
     assert _flow_spec("ptlflow:raft_small:things") == "ptlflow:raft_small:things"

@@ -12,7 +12,8 @@ import pytest
 
 from eval.api import evaluate
 from eval.posetrack import HEAD_BOTTOM, HEAD_TOP, read_sequence
-from tracker.cli import UsageError, build_parser, main
+from pose.options import UsageError
+from tracker.cli import build_parser, main
 from tracker.detectors.precomputed import JsonDetections
 from tracker.synth import (
     SynthConfig,

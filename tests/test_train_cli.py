@@ -10,8 +10,9 @@ import pytest
 import yaml
 from test_train_overfit import make_stick_figures
 
+from pose.options import UsageError
 from pose.train.loop import read_log
-from tracker.cli import UsageError, build_parser, main
+from tracker.cli import build_parser, main
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,8 +19,7 @@ import pytest
 import torch
 from mirror import Mirror
 
-from pose import build_model
-from pose import zoo
+from pose import build_model, zoo
 from tracker.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

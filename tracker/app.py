@@ -14,13 +14,13 @@ from tqdm import tqdm
 
 from flow import make_flow
 from flow.base import FlowMethod
+from pose import zoo
 from pose.checkpoint import load_checkpoint
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.external import is_network_file
 from pose.files import OutputPlan
 from pose.hrnet import build_model
-from pose import zoo
 from tracker.detectors import make_detector
 from tracker.detectors.base import Detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker

@@ -28,10 +28,10 @@ from typing import Any
 
 from eval.api import evaluate, format_tables, to_jsonable
 from flow import make_flow
+from pose import zoo
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.files import OutputPlan, atomic_write_json
-from pose import zoo
 from tracker.app import load_estimator, track_source
 from tracker.detectors import make_detector
 from tracker.flowtrack import FlowTrackConfig, FlowTracker

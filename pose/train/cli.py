@@ -214,10 +214,17 @@ def _never_called(model: nn.Module) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pose.train.cli train ...`` (the entry point for torchrun): hrtrack's one main."""
-    from tracker.cli import main as hrtrack_main
+    """``python -m pose.train.cli train ...`` (the entry point for torchrun): the ``train`` command
+    alone, behind the same error boundary as ``hrtrack`` (:func:`pose.options.run`)."""
+    from pose.options import Parser, run
+    from pose.train import command
 
-    return hrtrack_main(argv)
+    def build_parser() -> Parser:
+        parser = Parser(prog="hrtrack", description="Train HRNet (the hrtrack train command).")
+        command.add_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+        return parser
+
+    return run(build_parser, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""``hrtrack models``: list, fetch and locate the named models of :mod:`pose.zoo`."""
+
+from __future__ import annotations
+
+import argparse
+
+from pose.errors import HrtrackError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models",
+        help="the model zoo: list the named models, fetch them, print a cached path",
+        description="Named pose models, person detectors and backbones, fetched on first use into "
+        "$HRTRACK_HOME/models (default ~/.cache/hrtrack) and checked by sha256. HRTRACK_MIRROR=URL fetches "
+        "URL/<file> instead; HRTRACK_OFFLINE=1 never downloads.",
+    )
+    p.add_argument("action", nargs="?", default="list", choices=["list", "fetch", "path"], help="default list")
+    p.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
+    p.set_defaults(func=cmd_models)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from pose import zoo
+
+    if args.action == "path":
+        entry = zoo.get(args.names[0]) if len(args.names) == 1 else None
+        if entry is None:
+            raise HrtrackError("models path takes one model name")
+        if not zoo.is_cached(entry):
+            raise HrtrackError(f"{entry.name}: not in the cache ({zoo.cached_path(entry)}); run hrtrack models fetch")
+        print(zoo.cached_path(entry))
+        return 0
+    if args.action == "fetch":
+        if not args.names:
+            raise HrtrackError("models fetch takes one or more model names")
+        entries = [zoo.get(n) for n in args.names]  # every name checked before any download
+        for entry in entries:
+            if zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry):
+                zoo.cached_path(entry).unlink()  # a cached file that no longer matches its hash: fetch again
+                if entry.archive:
+                    (zoo.home() / "models" / entry.archive).unlink(missing_ok=True)
+            print(f"{entry.name}: {zoo.fetch(entry)}")
+        return 0
+    if args.names:
+        raise HrtrackError(f"unknown models action {args.names[0]!r}: use list, fetch NAME... or path NAME")
+    print(zoo.describe())
+    print(f"cache: {zoo.home() / 'models'}")
+    return 0

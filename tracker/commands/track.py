@@ -1,0 +1,174 @@
+"""``hrtrack track``: its options. The run is :func:`tracker.app.run_track` (one source) or
+:mod:`tracker.corpus` (many), both through :class:`tracker.Tracker`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pose.options import (
+    PROBABILITY,
+    add_backend,
+    add_device,
+    add_network,
+    existing,
+    file_name,
+    number,
+    suffix,
+)
+from tracker.options import (
+    ASSOCIATIONS,
+    LAYOUTS,
+    det_size,
+    detector_spec,
+    flow_spec,
+    pose_weights,
+    ray_address,
+    source_spec,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from pose import zoo
+
+    p = sub.add_parser(
+        "track",
+        help="track people's poses in a video, frame folder or PoseTrack image list",
+        description="Detect, propagate by optical flow, estimate poses with HRNet and link them by "
+        "flow-based OKS (FlowTrack). Writes PoseTrack json and a per-track export.",
+    )
+    p.add_argument(
+        "source",
+        nargs="+",
+        type=source_spec,
+        help="video file, folder of frames, PoseTrack annotation json, a folder of annotation files "
+        "(e.g. annotations/val/) or a glob pattern; several: a corpus run (resumable, --workers, --ray)",
+    )
+    p.add_argument("--images-root", type=existing("folder"), help="folder the annotation's image names are relative to")
+    p.add_argument(
+        "--weights",
+        type=pose_weights,
+        help="pose model: a zoo name (hrtrack models; fetched on first use), an HRNet checkpoint file "
+        "(official, training or mmpose format) or a heatmap network file (.onnx, OpenVINO .xml); "
+        f"default {zoo.DEFAULT_POSE_CPU} on the CPU, "
+        f"{zoo.DEFAULT_POSE_GPU} on a GPU",
+    )
+    add_network(p, None, None)
+    p.add_argument(
+        "--keypoint-layout",
+        choices=LAYOUTS,
+        help="joint slots of the model: COCO or PoseTrack 2018 (head_bottom/head_top); implied by a zoo model, "
+        "else coco",
+    )
+    p.add_argument(
+        "--detector",
+        default=zoo.DEFAULT_DETECTOR,
+        type=detector_spec,
+        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH "
+        "(json:DIR: DIR/<sequence>.json), gt:ANNOTATION (gt: each annotation source's own boxes) or hog (weak)",
+    )
+    p.add_argument("--det-threshold", type=PROBABILITY, help="detector score threshold (detector default if unset)")
+    p.add_argument(
+        "--det-size",
+        type=det_size,
+        metavar="PIXELS",
+        help="longer side of an ONNX detector's input, a multiple of 32 (default: the frame's, 320 to 640); "
+        "larger finds smaller people, slower",
+    )
+    p.add_argument(
+        "--flow",
+        default="dis",
+        type=flow_spec,
+        help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT[:iters=N] or none (default dis)",
+    )
+    p.add_argument(
+        "--flow-max-side",
+        type=number(int, 16, 8192),
+        default=512,
+        help="flow working resolution, longer side (512)",
+    )
+    p.add_argument("--start", type=number(int, 0, 10**9), default=0, help="first frame to track (0-based; default 0)")
+    p.add_argument(
+        "--frames", type=number(int, 1, 10**9), help="track only this many frames from --start (default: all)"
+    )
+    p.add_argument("--assoc", default="flow-oks", choices=ASSOCIATIONS, help="association (default flow-oks)")
+    p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
+    p.add_argument("--box-nms", type=PROBABILITY, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
+    p.add_argument(
+        "--pose-nms", type=PROBABILITY, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)"
+    )
+    p.add_argument(
+        "--queue", type=number(int, 0, 10000), default=5, help="frames a lost track is remembered (L_Q, default 5)"
+    )
+    p.add_argument(
+        "--single-stage",
+        action="store_true",
+        help="match every pose in one greedy pass, any pose may start a track (the paper's FlowTrack; "
+        "default: confident poses first, weak ones only continue tracks)",
+    )
+    p.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="keep a propagated pose and a detection of the same person apart (default: folded into one)",
+    )
+    p.add_argument(
+        "--track-score",
+        type=PROBABILITY,
+        default=0.45,
+        help="person score that starts a track (0.45); every tracked pose is drawn and exported to tracks/",
+    )
+    p.add_argument(
+        "--min-box-score",
+        type=PROBABILITY,
+        default=0.4,
+        help="person score to write a pose to the PoseTrack files (0.4)",
+    )
+    p.add_argument("--min-joint-score", type=PROBABILITY, default=0.4, help="score to write a joint (0.4)")
+    p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
+    p.add_argument("--out", default="out/track", help="output folder (default out/track)")
+    p.add_argument("--name", type=file_name, help="sequence name for the output files (default: the source's name)")
+    p.add_argument(
+        "--render", type=suffix(".mp4"), metavar="OUT.mp4", help="also write an annotated H.264 video of the results"
+    )
+    add_device(p, "auto")
+    p.add_argument("--batch-size", type=number(int, 1, 4096), default=32, help="crops per network batch (default 32)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
+    p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
+    add_backend(p)
+    p.add_argument(
+        "--ahead",
+        type=number(int, 0, 64),
+        default=4,
+        help="frames decoded, detected and flowed in threads ahead of the pose network (default 4; 0: in turn)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
+    corpus = p.add_argument_group("many sources (a corpus run)")
+    corpus.add_argument(
+        "--overwrite", action="store_true", help="track again sequences whose outputs are complete (default: skip)"
+    )
+    corpus.add_argument(
+        "--workers", type=number(int, 1, 256), default=1, help="local processes, torch threads split (default 1)"
+    )
+    corpus.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        type=ray_address,
+        help="each sequence a Ray task: a local Ray instance, or auto / ray://HOST:PORT (extra [ray]); "
+        "after the sources, or --ray=ADDRESS",
+    )
+    corpus.add_argument(
+        "--threads",
+        type=number(int, 1, 1024),
+        help="torch threads per sequence (default: all cores, split between --workers; 1 per Ray task); "
+        "runs with equal --threads give byte-identical outputs",
+    )
+    corpus.add_argument(
+        "--gpus-per-task", type=number(float, 0.0, 64.0), default=0.0, help="GPUs per Ray task (fractions allowed)"
+    )
+    corpus.add_argument(
+        "--eval", type=existing(), metavar="GT_DIR", help="score the results against this ground truth at the end"
+    )
+    p.set_defaults(func="tracker.app:run_track")
