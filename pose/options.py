@@ -54,6 +54,20 @@ class Parser(argparse.ArgumentParser):
 PATH_MARK = "\0"  # marks a message about a path, which names the path itself
 
 
+def check_option(option: str, parse: Callable[[str], object], value: object) -> None:
+    """Check a value given from Python (a config field) with the option type the command line
+    uses, raising the same one-line :class:`UsageError` (``--box-nms: must be ...``)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bool) or (not isinstance(value, (str, int, float))):
+        raise UsageError(f"{option}: expected {parse.__name__}, got {value!r}")
+    try:
+        parse(str(value))
+    except argparse.ArgumentTypeError as e:
+        what = str(e)
+        raise UsageError(f"{option} {what[1:]}" if what.startswith(PATH_MARK) else f"{option}: {what}") from None
+
+
 def fail(text: str, what: str) -> NoReturn:
     raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
 

@@ -45,7 +45,7 @@ out = pathlib.Path(sys.argv[1])
 for txt in out.glob("*.txt"):
     text = re.sub(r"\b\d+(\.\d+)? s\b", "T s", txt.read_text())
     text = re.sub(r"\| [\d.]+ \|$", "| T |", text, flags=re.M)  # seconds column of bench synth
-    text = re.sub(r"(\| done \|.*\| )[\d.]+( \|)", r"\1T\2", text)  # seconds column of the corpus table
+    text = re.sub(r"^(\S+ +\d+ +\d+ +)[\d.]+( +done)", r"\1T\2", text, flags=re.M)  # fps of the corpus table
     txt.write_text(text)
 table = out / "synth_table.json"
 rows = json.loads(table.read_text())["rows"]

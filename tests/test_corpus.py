@@ -132,7 +132,7 @@ def test_without_ray_the_option_names_the_extra(
 def test_per_frame_results_are_not_retained(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory flat in video length: after every frame, at most the current frame's result (and
     the frame) are alive; the sinks keep no per-frame objects."""
-    import tracker.app as app
+    import tracker.api as app
 
     alive: list[weakref.ref] = []
     counts: list[int] = []

@@ -1,7 +1,7 @@
 """``hrtrack track SRC [SRC ...]``: a corpus of sequences, resumable, in parallel, on Ray.
 
 * :func:`plan_jobs` expands the sources (files, folders of PoseTrack annotation files, globs)
-  into one :class:`~tracker.app.Job` per sequence and checks every output path before any work;
+  into one :class:`Job` per sequence and checks every output path before any work;
 * a sequence whose outputs all exist is skipped (``--overwrite`` redoes it); outputs appear only
   whole (each sequence commits its files together), so a sequence cut short is simply redone;
 * :func:`run_corpus` tracks the rest serially, in ``--workers N`` local processes (torch threads
@@ -32,12 +32,28 @@ from pathlib import Path
 from pose.errors import HrtrackError, third_party_quiet
 from pose.files import OutputPlan
 from pose.specs import check_backend
-from tracker.app import Job, Models, job_outputs, report_summary, resolve_backend, resolve_device, track_job
+from tracker.api import Tracker, output_paths, report_summary
+from tracker.commands.track import config_from_args
 from tracker.video import IMAGE_SUFFIXES
 
 #: Test hook: with this set to a folder, the first attempt of every sequence exits at its third
 #: frame (a marker file in the folder remembers it): a worker lost mid-task, for Ray's retries.
 CRASH_ONCE_ENV = "HRTRACK_TEST_CRASH_ONCE"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One sequence of a ``track`` run: where its frames come from, its name (of its output files)
+    and its detector spec (``json:DIR`` and a bare ``gt`` resolved per sequence)."""
+
+    source: str
+    name: str
+    detector: str
+
+
+def job_outputs(job: Job, args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """The files a job writes, with the option that names them."""
+    return output_paths(args.out, job.name, config_from_args(args).formats, args.render)
 
 
 @dataclass
@@ -159,21 +175,24 @@ def sweep_temps(job: Job, args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------------------- one sequence (any process)
 
-_MODELS: dict[str, Models] = {}
+_TRACKERS: dict[str, Tracker] = {}
 
 
 def run_job(job: Job, args: argparse.Namespace, progress: object = None) -> Report:
-    """Track one sequence in this process (the models loaded once per process); a failure is
-    reported, not raised, so that the other sequences go on."""
+    """Track one sequence in this process with a :class:`~tracker.api.Tracker` (its models loaded
+    once per process); a failure is reported, not raised, so that the other sequences go on."""
     try:
-        key = repr(sorted(vars(args).items()))
-        if key not in _MODELS:
-            _MODELS.clear()
-            _MODELS[key] = Models(args, resolve_device(args.device))
+        config = config_from_args(args)
+        key = repr(config)
+        if key not in _TRACKERS:
+            _TRACKERS.clear()
+            _TRACKERS[key] = Tracker(config=config)
         if progress is not None and not isinstance(progress, _BarQueue):
             progress.put(("start", job.name))
         on_frame = _crash_hook(job) or (None if progress is None else lambda: progress.put(1))
-        summary, _, timer = track_job(job, args, _MODELS[key], progress=False, on_frame=on_frame)
+        summary = _TRACKERS[key].track(
+            job.source, args.out, args.render, name=job.name, detector=job.detector, on_frame=on_frame
+        )
     except (HrtrackError, OSError, MemoryError) as exc:
         text = str(exc).strip().splitlines()
         return Report(job.name, "failed", message=text[0] if text else type(exc).__name__)
@@ -182,7 +201,26 @@ def run_job(job: Job, args: argparse.Namespace, progress: object = None) -> Repo
             raise
         return Report(job.name, "failed", message=f"internal error ({type(exc).__name__}: {exc})")
     report_summary(summary, job.detector, job.name, args.track_score)
-    return Report(job.name, "done", summary.frames, len(summary.tracks), timer.wall)
+    return Report(job.name, "done", summary.frames, len(summary.tracks), summary.timer.wall)
+
+
+def resolve_backend(args: argparse.Namespace, threads: int) -> None:
+    """``--backend auto`` settled once, in this process, for runs in other processes (``--workers``,
+    Ray): every sequence then runs on the same backend with ``threads`` threads, and the outputs
+    are those of a serial run with the same ``--threads``."""
+    import torch
+
+    if args.backend != "auto":
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        estimator = Tracker(config=config_from_args(args)).estimator
+    finally:
+        torch.set_num_threads(saved)
+    args.backend = estimator.choice.name
+    if not args.quiet:
+        print(f"hrtrack: {estimator.choice.describe()} for {threads} thread(s) per sequence", file=sys.stderr)
 
 
 def _crash_hook(job: Job):

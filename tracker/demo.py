@@ -27,16 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from eval.api import evaluate, format_tables, to_jsonable
-from flow import make_flow
 from pose import zoo
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.files import OutputPlan, atomic_write_json
-from tracker.app import load_estimator, track_source
-from tracker.detectors import make_detector
-from tracker.flowtrack import FlowTrackConfig, FlowTracker
-from tracker.pipeline import PipelineConfig, StageTimer
-from tracker.sinks import FORMATS, OutputFilter, track_sinks
+from tracker.api import Tracker, load_estimator
+from tracker.pipeline import StageTimer
 from tracker.synth import SynthConfig, generate
 from tracker.video import annotation_source
 
@@ -118,18 +114,23 @@ def track_synth(
     names = sorted(p.stem for p in gt_dir.glob("*.json"))
     if not names:
         raise HrtrackError(f"{gt_dir}: no synthetic sequences found")
-    timer = StageTimer()
     needs_flow = setting.assoc == "flow-oks" or (setting.propagate and setting.boxes != "gt")
-    flow = make_flow(flow_spec) if needs_flow else None
-    config = PipelineConfig(propagate=setting.propagate and setting.boxes != "gt" and flow is not None)
+    tracker = Tracker(
+        estimator,
+        flow=flow_spec if needs_flow else "none",
+        device="cpu",
+        propagate=setting.propagate and setting.boxes != "gt",
+        assoc=setting.assoc,
+        two_stage=setting.two_stage,
+        merge=setting.merge,
+    )
+    timer = StageTimer()
     for name in names:
         gt_file = gt_dir / f"{name}.json"
         source = annotation_source(gt_file, data)
         spec = f"gt:{gt_file}" if setting.boxes == "gt" else f"json:{data / 'detections' / (name + '.json')}"
-        config_ = FlowTrackConfig(assoc=setting.assoc, two_stage=setting.two_stage, merge_propagated=setting.merge)
-        tracker = FlowTracker(config_)  # a fresh memory per sequence
-        sinks = track_sinks(out, name, list(FORMATS), OutputFilter(), render, (source.width, source.height, source.fps))
-        track_source(source, make_detector(spec), estimator, flow, tracker, config, timer, sinks, progress, name)
+        summary = tracker.track(source, out, render, name=name, detector=spec, progress=progress)
+        timer.merge(summary.timer)
     return evaluate(gt_dir, out / "posetrack18"), timer
 
 

@@ -87,6 +87,13 @@ class StageTimer:
         self.seconds[stage] += now - start
         return now
 
+    def merge(self, other: StageTimer) -> None:
+        """Add ``other``'s seconds, frames and wall clock (the timer of several sources)."""
+        for stage, seconds in other.seconds.items():
+            self.seconds[stage] += seconds
+        self.frames += other.frames
+        self.wall += other.wall
+
     def summary(self) -> str:
         """A table: per stage total seconds and milliseconds per frame."""
         n = max(self.frames, 1)

@@ -10,12 +10,13 @@ output always has one entry per input frame.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -168,6 +169,60 @@ class ImageListSource:
             elif image.shape[:2] != (self.height, self.width):
                 image = cv2.resize(image, (self.width, self.height))
             yield Frame(image, index, name, image_id)
+
+
+class ArraySource:
+    """Frames from any iterable of images: ``(H,W,3)`` uint8 BGR arrays (as OpenCV reads them), or
+    :class:`Frame` objects, e.g. a camera, a list in memory, a generator. Nothing is kept: each
+    image is passed on as it comes. Every image must have the first one's size (nothing is resized)."""
+
+    def __init__(self, images: Iterable[np.ndarray | Frame], fps: float = 25.0, label: str = "frames") -> None:
+        self._images = iter(images)
+        self._count = len(images) if isinstance(images, Sized) else None
+        self.fps = fps
+        self.label = label
+        self.failed = 0
+        self.start = 0
+        self.stop: int | None = None
+        self._first = next(self._images, None)
+        if self._first is None:
+            raise SourceError(f"{label}: no frames")
+        self.height, self.width = self._frame(self._first, 0).image.shape[:2]
+
+    def _frame(self, item: np.ndarray | Frame, index: int) -> Frame:
+        frame = item if isinstance(item, Frame) else Frame(item, index, f"frame_{index:06d}")
+        image = frame.image
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+            what = type(image).__name__ if not isinstance(image, np.ndarray) else f"{image.dtype} {image.shape}"
+            raise SourceError(f"{self.label}: frame {index}: expected an (H,W,3) uint8 BGR image, got {what}")
+        if hasattr(self, "height") and image.shape[:2] != (self.height, self.width):
+            raise SourceError(
+                f"{self.label}: frame {index} is {image.shape[1]}x{image.shape[0]}, "
+                f"the first frame {self.width}x{self.height} (frames of one stream share one size)"
+            )
+        return frame
+
+    def window(self, start: int = 0, frames: int | None = None) -> ArraySource:
+        """Only frames ``start`` .. ``start + frames - 1`` (their indices kept)."""
+        self.start, self.stop = start, None if frames is None else start + frames
+        return self
+
+    def __len__(self) -> int:
+        """The number of frames when the iterable knows it (a list), else 0 (unknown)."""
+        if self._count is None:
+            return 0
+        end = self._count if self.stop is None else min(self._count, self.stop)
+        return max(end - self.start, 0)
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._first is None:
+            raise SourceError(f"{self.label}: an image stream can be tracked once")
+        items, self._first = itertools.chain([self._first], self._images), None
+        for index, item in enumerate(items):
+            if self.stop is not None and index >= self.stop:
+                return
+            if index >= self.start:
+                yield self._frame(item, index)
 
 
 def folder_source(folder: str | os.PathLike[str], fps: float = 25.0) -> ImageListSource:

@@ -16,23 +16,16 @@ from pathlib import Path
 
 import torch
 
-from flow import make_flow
 from pose.errors import HrtrackError
-from tracker.app import load_estimator
-from tracker.detectors import make_detector
-from tracker.flowtrack import FlowTracker
-from tracker.pipeline import PipelineConfig, StageTimer, track
-from tracker.video import open_source
+from tracker.api import Tracker, load_estimator
+from tracker.pipeline import StageTimer
 
 
 def _run(video: Path, frames: int | None, detector: str, flow: str, estimator: object, ahead: int) -> StageTimer:
-    source = open_source(video)
-    timer = StageTimer()
-    stream = (f for f in source if frames is None or f.index < frames)
-    config = PipelineConfig(ahead=ahead)
-    for _ in track(stream, make_detector(detector), estimator, make_flow(flow), FlowTracker(), config, timer):
+    tracker = Tracker(estimator, detector, flow, device="cpu", frames=frames, ahead=ahead)
+    for _ in tracker.track(video):
         pass
-    return timer
+    return tracker.timer
 
 
 def run_track_bench(

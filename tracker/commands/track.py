@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 
 from pose.options import (
-    PROBABILITY,
     add_backend,
     add_device,
     add_network,
@@ -16,21 +15,21 @@ from pose.options import (
     number,
     suffix,
 )
+from pose.zoo import DEFAULT_POSE_CPU, DEFAULT_POSE_GPU
+from tracker.config import CHECKS, FORMATS, TrackConfig
 from tracker.options import (
     ASSOCIATIONS,
     LAYOUTS,
-    det_size,
-    detector_spec,
-    flow_spec,
-    pose_weights,
     ray_address,
     source_spec,
 )
 
+#: The defaults and the option types of the tracking options: those of :class:`TrackConfig`.
+D = TrackConfig()
+T = {name: parse for name, (_, parse) in CHECKS.items()}
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from pose import zoo
-
     p = sub.add_parser(
         "track",
         help="track people's poses in a video, frame folder or PoseTrack image list",
@@ -47,11 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images-root", type=existing("folder"), help="folder the annotation's image names are relative to")
     p.add_argument(
         "--weights",
-        type=pose_weights,
+        type=T["weights"],
         help="pose model: a zoo name (hrtrack models; fetched on first use), an HRNet checkpoint file "
         "(official, training or mmpose format) or a heatmap network file (.onnx, OpenVINO .xml); "
-        f"default {zoo.DEFAULT_POSE_CPU} on the CPU, "
-        f"{zoo.DEFAULT_POSE_GPU} on a GPU",
+        f"default {DEFAULT_POSE_CPU} on the CPU, "
+        f"{DEFAULT_POSE_GPU} on a GPU",
     )
     add_network(p, None, None)
     p.add_argument(
@@ -62,43 +61,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--detector",
-        default=zoo.DEFAULT_DETECTOR,
-        type=detector_spec,
-        help=f"a zoo detector name (default {zoo.DEFAULT_DETECTOR}, fetched on first use), onnx:PATH, json:PATH "
+        default=D.detector,
+        type=T["detector"],
+        help=f"a zoo detector name (default {D.detector}, fetched on first use), onnx:PATH, json:PATH "
         "(json:DIR: DIR/<sequence>.json), gt:ANNOTATION (gt: each annotation source's own boxes) or hog (weak)",
     )
-    p.add_argument("--det-threshold", type=PROBABILITY, help="detector score threshold (detector default if unset)")
+    p.add_argument(
+        "--det-threshold", type=T["det_threshold"], help="detector score threshold (detector default if unset)"
+    )
     p.add_argument(
         "--det-size",
-        type=det_size,
+        type=T["det_size"],
         metavar="PIXELS",
         help="longer side of an ONNX detector's input, a multiple of 32 (default: the frame's, 320 to 640); "
         "larger finds smaller people, slower",
     )
     p.add_argument(
         "--flow",
-        default="dis",
-        type=flow_spec,
+        default=D.flow,
+        type=T["flow"],
         help="dis[:PRESET], farneback, ptlflow:MODEL:CKPT[:iters=N] or none (default dis)",
     )
     p.add_argument(
         "--flow-max-side",
-        type=number(int, 16, 8192),
-        default=512,
+        type=T["flow_max_side"],
+        default=D.flow_max_side,
         help="flow working resolution, longer side (512)",
     )
-    p.add_argument("--start", type=number(int, 0, 10**9), default=0, help="first frame to track (0-based; default 0)")
-    p.add_argument(
-        "--frames", type=number(int, 1, 10**9), help="track only this many frames from --start (default: all)"
-    )
-    p.add_argument("--assoc", default="flow-oks", choices=ASSOCIATIONS, help="association (default flow-oks)")
+    p.add_argument("--start", type=T["start"], default=D.start, help="first frame to track (0-based; default 0)")
+    p.add_argument("--frames", type=T["frames"], help="track only this many frames from --start (default: all)")
+    p.add_argument("--assoc", default=D.assoc, choices=ASSOCIATIONS, help="association (default flow-oks)")
     p.add_argument("--no-propagate", action="store_true", help="do not add flow-propagated boxes")
-    p.add_argument("--box-nms", type=PROBABILITY, default=0.5, help="IoU of the box NMS unifying boxes (0.5)")
+    p.add_argument("--box-nms", type=T["box_nms"], default=D.box_nms, help="IoU of the box NMS unifying boxes (0.5)")
     p.add_argument(
-        "--pose-nms", type=PROBABILITY, default=0.9, help="OKS of the pose NMS after estimation (0.9; 0: off)"
+        "--pose-nms", type=T["pose_nms"], default=D.pose_nms, help="OKS of the pose NMS after estimation (0.9; 0: off)"
     )
     p.add_argument(
-        "--queue", type=number(int, 0, 10000), default=5, help="frames a lost track is remembered (L_Q, default 5)"
+        "--queue", type=T["queue"], default=D.queue, help="frames a lost track is remembered (L_Q, default 5)"
     )
     p.add_argument(
         "--single-stage",
@@ -113,17 +112,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--track-score",
-        type=PROBABILITY,
-        default=0.45,
+        type=T["track_score"],
+        default=D.track_score,
         help="person score that starts a track (0.45); every tracked pose is drawn and exported to tracks/",
     )
     p.add_argument(
         "--min-box-score",
-        type=PROBABILITY,
-        default=0.4,
+        type=T["min_box_score"],
+        default=D.min_box_score,
         help="person score to write a pose to the PoseTrack files (0.4)",
     )
-    p.add_argument("--min-joint-score", type=PROBABILITY, default=0.4, help="score to write a joint (0.4)")
+    p.add_argument(
+        "--min-joint-score", type=T["min_joint_score"], default=D.min_joint_score, help="score to write a joint (0.4)"
+    )
     p.add_argument("--format", default="both", choices=["posetrack17", "posetrack18", "both"])
     p.add_argument("--out", default="out/track", help="output folder (default out/track)")
     p.add_argument("--name", type=file_name, help="sequence name for the output files (default: the source's name)")
@@ -131,15 +132,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--render", type=suffix(".mp4"), metavar="OUT.mp4", help="also write an annotated H.264 video of the results"
     )
     add_device(p, "auto")
-    p.add_argument("--batch-size", type=number(int, 1, 4096), default=32, help="crops per network batch (default 32)")
+    p.add_argument(
+        "--batch-size", type=T["batch_size"], default=D.batch_size, help="crops per network batch (default 32)"
+    )
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
     p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
     add_backend(p)
     p.add_argument(
         "--ahead",
-        type=number(int, 0, 64),
-        default=4,
+        type=T["ahead"],
+        default=D.ahead,
         help="frames decoded, detected and flowed in threads ahead of the pose network (default 4; 0: in turn)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or timing table")
@@ -172,3 +175,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--eval", type=existing(), metavar="GT_DIR", help="score the results against this ground truth at the end"
     )
     p.set_defaults(func="tracker.app:run_track")
+
+
+def config_from_args(args: argparse.Namespace) -> TrackConfig:
+    """The :class:`TrackConfig` of parsed ``track`` options (every run of ``hrtrack track`` goes
+    through it: one sequence, a corpus, its workers and Ray tasks)."""
+    return TrackConfig(
+        weights=args.weights,
+        arch=args.arch,
+        input_size=args.input_size,
+        keypoint_layout=args.keypoint_layout,
+        detector=args.detector,
+        det_threshold=args.det_threshold,
+        det_size=args.det_size,
+        flow=args.flow,
+        flow_max_side=args.flow_max_side,
+        device=args.device,
+        backend=args.backend,
+        batch_size=args.batch_size,
+        flip_test=not args.no_flip,
+        bf16=args.bf16,
+        compile=args.compile,
+        images_root=args.images_root,
+        start=args.start,
+        frames=args.frames,
+        propagate=not args.no_propagate,
+        box_nms=args.box_nms,
+        pose_nms=args.pose_nms or None,
+        ahead=args.ahead,
+        assoc=args.assoc,
+        queue=args.queue,
+        two_stage=not args.single_stage,
+        merge=not args.no_merge,
+        track_score=args.track_score,
+        min_box_score=args.min_box_score,
+        min_joint_score=args.min_joint_score,
+        formats=tuple(FORMATS) if args.format == "both" else (args.format,),
+    )
