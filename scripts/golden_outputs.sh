@@ -38,12 +38,12 @@ if [ -d "$BONN" ]; then
         --images-root "$BONN" -o "$OUT/bonn_coco/render_pt17.mp4" --trail 5 --quiet > /dev/null
     rm "$OUT/w16_copy.pth"
 fi
-# timings differ between runs: seconds are blanked in the printed tables and the bench json
+# timings differ between runs: seconds are blanked in the printed tables and the bench json, OUT named OUT
 "$SELF/.venv/bin/python" - "$OUT" <<'PY'
 import json, pathlib, re, sys
 out = pathlib.Path(sys.argv[1])
 for txt in out.glob("*.txt"):
-    text = re.sub(r"\b\d+(\.\d+)? s\b", "T s", txt.read_text())
+    text = re.sub(r"\b\d+(\.\d+)? s\b", "T s", txt.read_text().replace(str(out), "OUT"))
     text = re.sub(r"\| [\d.]+ \|$", "| T |", text, flags=re.M)  # seconds column of bench synth
     text = re.sub(r"^(\S+ +\d+ +\d+ +)[\d.]+( +done)", r"\1T\2", text, flags=re.M)  # fps of the corpus table
     txt.write_text(text)
