@@ -106,8 +106,9 @@ class PoseEstimator:
         layout: the model's keypoint layout (``coco`` by default, or ``posetrack18`` for a model
             trained on PoseTrack 2018 slots): its flip pairs are swapped by the flip test, and the
             returned poses carry it.
-        backend: ``torch`` (default), ``onnxruntime``, ``openvino`` or ``auto`` (the fastest here,
-            by a calibration cached in ``$HRTRACK_HOME``); see :mod:`pose.backends`.
+        backend: ``torch``, ``onnxruntime``, ``openvino`` or ``auto`` (the fastest here, by a
+            calibration cached in ``$HRTRACK_HOME``); see :mod:`pose.backends`. Default: ``torch``
+            for a module, ``auto`` for a network file (whichever of its runtimes is faster).
         weights: the checkpoint the model's weights came from: its ONNX export is cached beside it
             (without one, the export goes to a temporary folder).
     """
@@ -124,7 +125,7 @@ class PoseEstimator:
         compile: bool = False,
         dtype: torch.dtype = torch.float32,
         layout: KeypointLayout | str = COCO,
-        backend: str = "torch",
+        backend: str | None = None,
         weights: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
@@ -138,7 +139,7 @@ class PoseEstimator:
         self.model: nn.Module | None = None
         if isinstance(model, (str, Path)):  # a network file
             self.dtype = dtype
-            self.backend, self.choice = self._external(Path(model), backend, input_size)
+            self.backend, self.choice = self._external(Path(model), backend or "auto", input_size)
             self.input_h, self.input_w = self.backend.info.input_size
             self.num_joints = self.backend.info.num_joints
         elif not isinstance(model, nn.Module):  # any callable
@@ -160,6 +161,7 @@ class PoseEstimator:
             self.dtype = dtype if prepare else torch.float32
             self.compiled = compile and prepare
             bf16 = self.dtype == torch.bfloat16
+            backend = backend or "torch"
             backends.check_backend(backend, self.device, bf16, self.compiled)
             self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
             self.backend, self.choice = self._backend(backend, model, weights)
