@@ -54,18 +54,31 @@ class Parser(argparse.ArgumentParser):
 PATH_MARK = "\0"  # marks a message about a path, which names the path itself
 
 
-def check_option(option: str, parse: Callable[[str], object], value: object) -> None:
+def check_option(option: str, parse: Callable[[str], object], value: object) -> object:
     """Check a value given from Python (a config field) with the option type the command line
-    uses, raising the same one-line :class:`UsageError` (``--box-nms: must be ...``)."""
+    uses; returns what that type makes of it (``"0.3"`` -> 0.3) or raises the same one-line
+    :class:`UsageError` (``--box-nms: must be ...``)."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if isinstance(value, bool) or (not isinstance(value, (str, int, float))):
-        raise UsageError(f"{option}: expected {parse.__name__}, got {value!r}")
+        kind = "a number" if parse.__name__ in ("int", "float") else "a string"
+        raise UsageError(f"{option}: expected {kind}, got {value!r}")
     try:
-        parse(str(value))
+        return parse(str(value))
     except argparse.ArgumentTypeError as e:
         what = str(e)
         raise UsageError(f"{option} {what[1:]}" if what.startswith(PATH_MARK) else f"{option}: {what}") from None
+
+
+def check_choice(option: str, value: object, choices: Sequence[str]) -> str:
+    """Check a value given from Python against an option's ``choices``, with argparse's own
+    one-line message (``--assoc: invalid choice: ...``)."""
+    if not isinstance(value, str):
+        raise UsageError(f"{option}: expected a string, got {value!r}")
+    parser = Parser(add_help=False)
+    parser.add_argument(option, choices=choices)
+    parser.parse_args([option, value])
+    return value
 
 
 def fail(text: str, what: str) -> NoReturn:

@@ -66,6 +66,9 @@ ARGV = ["--arch", "hrnet_w8", "--input-size", "128x96", "--no-flip", "--track-sc
         ("ahead", 65, "--ahead", "65"),
         ("device", "tpu", "--device", "tpu"),
         ("detector", "onnx:missing.onnx", "--detector", "onnx:missing.onnx"),
+        ("assoc", "hungarian", "--assoc", "hungarian"),
+        ("keypoint_layout", "mpii", "--keypoint-layout", "mpii"),
+        ("images_root", "/no/such/folder", "--images-root", "/no/such/folder"),
     ],
 )
 def test_a_config_value_is_refused_with_the_options_one_line(
@@ -91,8 +94,6 @@ def test_unknown_options_and_bad_stages_are_one_line_errors() -> None:
         Tracker(weights=3.5)
     with pytest.raises(UsageError, match="^--input-size: expected"):
         TrackConfig(input_size=(256,))
-    with pytest.raises(UsageError, match="^--assoc: use flow-oks, oks, iou"):
-        TrackConfig(assoc="hungarian")
 
 
 def test_the_stream_is_what_hrtrack_track_writes(scene, tmp_path: Path) -> None:
@@ -155,3 +156,60 @@ def test_a_bad_frame_in_a_stream_names_it(scene) -> None:
     tracker = Tracker(scene[0], detector="hog", flow="none", **OPTIONS)
     with pytest.raises(HrtrackError, match=r"frame 1: expected an \(H,W,3\) uint8 BGR image, got uint8 \(64, 96\)"):
         list(tracker.track(frames))
+
+
+def test_config_values_are_converted_and_completed() -> None:
+    """What the option types make of a value is stored (a string number becomes a number), 0 turns
+    the pose NMS off as on the command line, a format given twice is written once, and a value
+    that an option always has cannot be None."""
+    c = TrackConfig(det_threshold="0.3", start="2", input_size=[256, 192], pose_nms=0, formats=["posetrack18"] * 2)
+    assert (c.det_threshold, c.start, c.input_size, c.pose_nms, c.formats) == (
+        0.3,
+        2,
+        (256, 192),
+        None,
+        ("posetrack18",),
+    )
+    for field in ("device", "detector", "box_nms", "batch_size", "flow"):
+        with pytest.raises(UsageError, match="a value is needed, got None"):
+            TrackConfig(**{field: None})
+    with pytest.raises(UsageError, match="^--input-size: .*multiples of 32"):
+        TrackConfig(input_size=(100, 75))
+    with pytest.raises(UsageError, match="^--images-root /no/such: no such folder"):
+        TrackConfig(images_root="/no/such")
+
+
+def test_per_source_detectors_and_a_reused_source(tmp_path: Path) -> None:
+    """``gt`` is each annotation's own boxes and ``json:DIR`` each source's file, as on the command
+    line; a source object tracked twice with a window is not changed by it."""
+    from tracker.synth import SynthConfig, generate
+    from tracker.video import annotation_source
+
+    data = tmp_path / "synth"
+    generate(SynthConfig(sequences=1, frames=6, width=192, height=128, people=2, seed=4, write_video=False), data)
+    annotation = next((data / "posetrack18").glob("*.json"))
+    fast = {"weights": "demo_synth_w16", "flip_test": False, "flow": "none", "device": "cpu", "images_root": data}
+    gt = [len(r.poses) for r in Tracker(detector="gt", **fast).track(annotation)]
+    assert len(gt) == 6 and sum(gt) >= 6
+    dets = [len(r.poses) for r in Tracker(detector=f"json:{data / 'detections'}", **fast).track(annotation)]
+    assert len(dets) == 6 and sum(dets) >= 6
+    with pytest.raises(HrtrackError, match="--detector gt: this source is not an annotation file"):
+        Tracker(detector="gt", **fast).track([np.zeros((32, 32, 3), np.uint8)])
+    source = annotation_source(annotation, data)
+    tracker = Tracker(detector="gt:" + str(annotation), start=2, frames=3, **fast)
+    for _ in range(2):
+        assert [r.index for r in tracker.track(source)] == [2, 3, 4]
+    assert len(source) == 6 and source.start == 0
+
+
+def test_a_stream_with_a_bar_and_a_callback_stops_cleanly(scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """``progress`` and ``on_frame`` work for a stream too; a caller that stops early stops it."""
+    weights, folder, det_file = scene
+    seen = []
+    tracker = Tracker(weights, f"json:{det_file}", **OPTIONS)
+    stream = tracker.track(folder, progress=True, on_frame=lambda: seen.append(1))
+    first = next(stream)
+    stream.close()
+    assert first.index == 0 and len(seen) == 1
+    assert "frames" in capsys.readouterr().err  # the bar, named after the folder
+    assert len(list(tracker.track(folder))) == 8  # the tracker goes on with the next source

@@ -17,6 +17,7 @@ boxes: Poses) -> Poses`` (e.g. :class:`pose.PoseEstimator` of a network file), a
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -100,6 +101,7 @@ class Tracker:
         self._detector = objects.get("detector")
         self._flow = objects.get("flow")
         self._flow_ready = "flow" in objects
+        self._made_detector: tuple[str, Detector] | None = None  # the last spec's detector
         self.pose: zoo.PoseChoice | None = None
         self.timer = StageTimer()  # of the last run
 
@@ -107,10 +109,8 @@ class Tracker:
 
     @property
     def estimator(self) -> Callable[..., Any]:
-        """The pose stage (loaded, and zoo models fetched, on first use)."""
-        if self._estimator is None:
-            self.pose, self._estimator = self._load_estimator()
-        return self._estimator
+        """The pose stage (loaded, and a zoo model fetched, on first use)."""
+        return self.load(flow=False)._estimator
 
     @property
     def flow(self) -> FlowMethod | None:
@@ -120,9 +120,13 @@ class Tracker:
             self._flow_ready = True
         return self._flow
 
-    def load(self) -> Tracker:
-        """Load the flow and the pose network now (else the first :meth:`track` does)."""
-        _ = self.flow, self.estimator
+    def load(self, progress: bool = True, flow: bool = True) -> Tracker:
+        """Load the pose network (fetching a zoo model, with a download bar unless ``progress`` is
+        False) and the flow now, else the first :meth:`track` does."""
+        if self._estimator is None:
+            self.pose, self._estimator = self._load_estimator(progress)
+        if flow:
+            _ = self.flow
         return self
 
     def describe(self, detector: str | Detector | None = None) -> str:
@@ -138,11 +142,11 @@ class Tracker:
         runtime = f", {est.choice.describe()}, {est.precision}" if isinstance(est, PoseEstimator) else ""
         return f"hrtrack: pose {pose}, detector {det}, flow {self.config.flow}, device {self.device}{runtime}"
 
-    def _load_estimator(self) -> tuple[zoo.PoseChoice, PoseEstimator]:
+    def _load_estimator(self, progress: bool) -> tuple[zoo.PoseChoice, PoseEstimator]:
         c = self.config
         if c.weights and is_network_file(c.weights):
             return self._network_estimator()
-        pose = zoo.resolve_pose(c.weights, self.device, c.arch, c.input_size, c.keypoint_layout, progress=True)
+        pose = zoo.resolve_pose(c.weights, self.device, c.arch, c.input_size, c.keypoint_layout, progress)
         estimator = load_estimator(
             pose.path,
             pose.arch,
@@ -200,18 +204,39 @@ class Tracker:
         with ``render``: the annotated H.264 video; all committed together at the end, or none; returns
         a :class:`TrackSummary`. ``name``: of the output files (default: the source's file name).
         ``detector``: this source's detector (e.g. ``gt:ANNOTATION``) instead of the tracker's.
-        ``on_frame``: called after every frame."""
+        ``progress``: a frame bar (and the download bar of a zoo model fetched on first use).
+        ``on_frame``: called after every frame. One run at a time per tracker: its models and
+        its timer serve one source after another."""
         if out is None and render is None:
             frames = self._open(source)
-            return self._results(frames, self._make_detector(detector, frames))
+            name = name or _name_of(source)
+            det = self._make_detector(detector, source, name)
+            self.load(progress)
+            warn_unmatched_detections(det, frames)
+            return self._results(frames, det, progress, name, on_frame)
         return self._write(source, out, render, name, detector, progress, on_frame)
 
-    def _results(self, frames: Iterable[Any], detector: Detector) -> Iterator[FrameResult]:
-        self.timer = StageTimer()
+    def _results(
+        self,
+        frames: VideoSource | ImageListSource | ArraySource,
+        detector: Detector,
+        progress: bool,
+        name: str,
+        on_frame: Callable[[], None] | None,
+    ) -> Iterator[FrameResult]:
+        self.timer = timer = StageTimer()
         flow = self.flow
-        pipeline = self._pipeline(flow)
-        for _, result in track(frames, detector, self.estimator, flow, self._new_tracker(), pipeline, self.timer):
-            yield result
+        stream = track(frames, detector, self.estimator, flow, self._new_tracker(), self._pipeline(flow), timer)
+        bar = tqdm(total=len(frames) or None, unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
+        try:
+            for _, result in stream:
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame()
+                yield result
+        finally:
+            bar.close()
+            stream.close()  # stops the threads ahead at once, also when the caller stops early
 
     def _write(
         self,
@@ -225,17 +250,21 @@ class Tracker:
     ) -> TrackSummary:
         c = self.config
         is_path = isinstance(source, (str, os.PathLike))
-        name = name or (Path(source).stem if is_path else "frames")
+        name = name or _name_of(source)
         spec = detector or self._detector or c.detector
+        if isinstance(spec, str):
+            spec = source_detector(spec, source, name)
         det_file = spec.partition(":")[2] if isinstance(spec, str) else ""
         with OutputPlan(inputs=[source if is_path else None, c.weights, det_file or None]) as plan:
             for path, option in output_paths(out, name, c.formats, render):
                 plan.add(path, option, suffixes=(".mp4",) if option == "--render" else ())
             frames = self._open(source)
-            det = self._make_detector(detector, frames)
-            if progress and self._estimator is None:  # the models this tracker loads itself
-                self.load()
+            det = self._make_detector(spec, source, name)
+            loading = self._estimator is None
+            self.load(progress)
+            if progress and loading:  # the models this tracker loaded itself
                 print(self.describe(spec), file=sys.stderr)
+            warn_unmatched_detections(det, frames)
             size = (frames.width, frames.height, frames.fps)
             filt = OutputFilter(c.min_box_score, c.min_joint_score)
             if out is not None:
@@ -296,7 +325,7 @@ class Tracker:
         if isinstance(source, (str, os.PathLike)):
             frames = open_source(source, c.images_root)
         elif isinstance(source, (VideoSource, ImageListSource, ArraySource)):
-            frames = source
+            frames = copy.copy(source)  # a window is this run's: the caller's source stays whole
         elif isinstance(source, np.ndarray) and source.ndim != 4:
             raise HrtrackError(f"source: an array of shape {source.shape}; give a list of (H,W,3) images")
         else:
@@ -305,14 +334,20 @@ class Tracker:
             frames = frames.window(c.start, c.frames)
         return frames
 
-    def _make_detector(
-        self, detector: str | Detector | None, frames: VideoSource | ImageListSource | ArraySource
-    ) -> Detector:
+    def _make_detector(self, detector: str | Detector | None, source: Source, name: str) -> Detector:
+        """The detector of this source: an object as it is; a spec made (``gt`` and ``json:DIR``
+        resolved for this source, see :func:`source_detector`), a model-backed one kept for the
+        next source with the same spec."""
         detector = detector or self._detector or self.config.detector
-        if isinstance(detector, str):
-            detector = make_detector(detector, self.config.det_threshold, self.config.det_size)
-            warn_unmatched_detections(detector, frames)
-        return detector
+        if not isinstance(detector, str):
+            return detector
+        spec = source_detector(detector, source, name)
+        kind = spec.partition(":")[0]
+        if kind in ("gt", "json"):  # a data file, read anew
+            return make_detector(spec, self.config.det_threshold, self.config.det_size)
+        if self._made_detector is None or self._made_detector[0] != spec:
+            self._made_detector = (spec, make_detector(spec, self.config.det_threshold, self.config.det_size))
+        return self._made_detector[1]
 
     def _new_tracker(self) -> FlowTracker:
         """A fresh association memory (one per source)."""
@@ -332,6 +367,27 @@ class Tracker:
         return PipelineConfig(
             box_nms=c.box_nms, propagate=c.propagate and flow is not None, pose_nms=c.pose_nms, ahead=c.ahead
         )
+
+
+def _name_of(source: Source) -> str:
+    """A source's name for its output files: its file or folder name without the suffix."""
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).stem
+    return Path(getattr(source, "path", None) or getattr(source, "label", None) or "frames").stem or "frames"
+
+
+def source_detector(spec: str, source: Source, name: str) -> str:
+    """A detector spec for one source: ``gt`` is the annotation source's own boxes
+    (``gt:SOURCE``), ``json:DIR`` is ``DIR/<name>.json``; any other spec as it is."""
+    kind, _, arg = spec.partition(":")
+    if spec == "gt":
+        if not isinstance(source, (str, os.PathLike)) or Path(source).suffix.lower() != ".json":
+            where = source if isinstance(source, (str, os.PathLike)) else "this source"
+            raise HrtrackError(f"--detector gt: {where} is not an annotation file (gt:ANNOTATION names one)")
+        return f"gt:{source}"
+    if kind == "json" and Path(arg).is_dir():
+        return f"json:{Path(arg) / (name + '.json')}"
+    return spec
 
 
 def output_paths(
@@ -424,8 +480,8 @@ def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageLis
     """Warn at once when precomputed detections are keyed by names none of the source's frames has."""
     from tracker.detectors.precomputed import JsonDetections
 
-    if not isinstance(detector, JsonDetections) or not detector.by_key:
-        return
+    if not isinstance(detector, JsonDetections) or not detector.by_key or not len(source):
+        return  # (a stream of unknown length: its frame names are not known ahead)
     if isinstance(source, ImageListSource):
         keys = set(source.names) | {Path(n).name for n in source.names} | {i for i in source.image_ids if i is not None}
     else:

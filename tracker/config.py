@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from pose.options import PROBABILITY, UsageError, arch_spec, backend_name, check_option, device_type, number
+from pose.options import (
+    PROBABILITY,
+    UsageError,
+    arch_spec,
+    backend_name,
+    check_choice,
+    check_option,
+    device_type,
+    existing,
+    number,
+    size_spec,
+)
 from pose.zoo import DEFAULT_DETECTOR
 from tracker.options import ASSOCIATIONS, LAYOUTS, det_size, detector_spec, flow_spec, pose_weights
 
@@ -71,24 +82,30 @@ class TrackConfig:
     formats: tuple[str, ...] = FORMATS
 
     def __post_init__(self) -> None:
+        put = object.__setattr__  # frozen: the checked values replace the given ones here only
+        if isinstance(self.input_size, (tuple, list)) and len(self.input_size) == 2:
+            h, w = self.input_size
+            put(self, "input_size", check_option("--input-size", size_spec, f"{h}x{w}"))
+        elif self.input_size is not None:
+            raise UsageError(f"--input-size: expected (height, width), got {self.input_size!r}")
+        formats = (self.formats,) if isinstance(self.formats, str) else tuple(self.formats)
+        if not formats or any(f not in FORMATS for f in formats):
+            raise UsageError(f"--format: use one or more of {', '.join(FORMATS)}, got {self.formats!r}")
+        put(self, "formats", tuple(dict.fromkeys(formats)))  # each once, in the given order
+        if self.pose_nms == 0:  # as on the command line: 0 turns the pose NMS off
+            put(self, "pose_nms", None)
         for name, (option, parse) in CHECKS.items():
             value = getattr(self, name)
+            if value is None and name not in OPTIONAL:
+                raise UsageError(f"{option}: a value is needed, got None")
             if value is not None:
-                check_option(option, parse, value)
+                put(self, name, check_option(option, parse, value))
         for name in ("flip_test", "bf16", "compile", "propagate", "two_stage", "merge"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name}: expected True or False, got {getattr(self, name)!r}")
-        if self.assoc not in ASSOCIATIONS:
-            raise UsageError(f"--assoc: use {', '.join(ASSOCIATIONS)}, got {self.assoc!r}")
-        if self.keypoint_layout is not None and self.keypoint_layout not in LAYOUTS:
-            raise UsageError(f"--keypoint-layout: use {', '.join(LAYOUTS)}, got {self.keypoint_layout!r}")
-        if not self.formats or any(f not in FORMATS for f in self.formats):
-            raise UsageError(f"--format: use one or more of {', '.join(FORMATS)}, got {self.formats!r}")
-        size = self.input_size
-        if size is not None and not (
-            isinstance(size, tuple) and len(size) == 2 and all(isinstance(v, int) and 16 <= v <= 4096 for v in size)
-        ):
-            raise UsageError(f"--input-size: expected (height, width) in pixels, got {size!r}")
+        check_choice("--assoc", self.assoc, ASSOCIATIONS)
+        if self.keypoint_layout is not None:
+            check_choice("--keypoint-layout", self.keypoint_layout, LAYOUTS)
 
     def replace(self, **changes: object) -> TrackConfig:
         """A copy with ``changes`` (checked like the original)."""
@@ -98,9 +115,13 @@ class TrackConfig:
         return TrackConfig(**(asdict(self) | changes))
 
 
+#: The fields that may be None (their option's default is "unset").
+OPTIONAL = {"weights", "arch", "images_root", "det_threshold", "det_size", "frames", "pose_nms"}
+
 #: field -> (the option it is on the command line, the option's type, which checks it)
 CHECKS = {
     "weights": ("--weights", pose_weights),
+    "images_root": ("--images-root", existing("folder")),
     "arch": ("--arch", arch_spec),
     "detector": ("--detector", detector_spec),
     "det_threshold": ("--det-threshold", PROBABILITY),

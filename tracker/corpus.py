@@ -32,8 +32,9 @@ from pathlib import Path
 from pose.errors import HrtrackError, third_party_quiet
 from pose.files import OutputPlan
 from pose.specs import check_backend
-from tracker.api import Tracker, output_paths, report_summary
+from tracker.api import Tracker, output_paths, report_summary, source_detector
 from tracker.commands.track import config_from_args
+from tracker.config import FORMATS
 from tracker.video import IMAGE_SUFFIXES
 
 #: Test hook: with this set to a folder, the first attempt of every sequence exits at its third
@@ -53,7 +54,8 @@ class Job:
 
 def job_outputs(job: Job, args: argparse.Namespace) -> list[tuple[Path, str]]:
     """The files a job writes, with the option that names them."""
-    return output_paths(args.out, job.name, config_from_args(args).formats, args.render)
+    formats = FORMATS if args.format == "both" else (args.format,)
+    return output_paths(args.out, job.name, formats, args.render)
 
 
 @dataclass
@@ -93,17 +95,6 @@ def expand_sources(specs: list[str]) -> list[str]:
     return sources
 
 
-def _detector_for(spec: str, source: str, name: str) -> str:
-    kind, _, arg = spec.partition(":")
-    if spec == "gt":
-        if Path(source).suffix.lower() != ".json":
-            raise HrtrackError(f"--detector gt: {source} is not an annotation file (gt:ANNOTATION names one)")
-        return f"gt:{source}"
-    if kind == "json" and Path(arg).is_dir():
-        return f"json:{Path(arg) / (name + '.json')}"
-    return spec
-
-
 def plan_jobs(args: argparse.Namespace) -> list[Job]:
     """The run's sequences, with their outputs checked (nothing is created)."""
     sources = expand_sources(list(args.source))
@@ -117,7 +108,7 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
         if name in seen:
             raise HrtrackError(f"{source}: its sequence name {name!r} is also that of {seen[name]}")
         seen[name] = source
-        jobs.append(Job(source, name, _detector_for(args.detector, source, name)))
+        jobs.append(Job(source, name, source_detector(args.detector, source, name)))
     check_backend(args.backend, args.device, args.bf16, args.compile)  # e.g. onnxruntime with --bf16
     if args.eval:
         _check_eval(args.eval, {job.name for job in jobs})
@@ -187,10 +178,11 @@ def run_job(job: Job, args: argparse.Namespace, progress: object = None) -> Repo
         if key not in _TRACKERS:
             _TRACKERS.clear()
             _TRACKERS[key] = Tracker(config=config)
+        tracker = _TRACKERS[key].load(progress=not args.quiet)  # before "start": a worker lost loading is retried
         if progress is not None and not isinstance(progress, _BarQueue):
             progress.put(("start", job.name))
         on_frame = _crash_hook(job) or (None if progress is None else lambda: progress.put(1))
-        summary = _TRACKERS[key].track(
+        summary = tracker.track(
             job.source, args.out, args.render, name=job.name, detector=job.detector, on_frame=on_frame
         )
     except (HrtrackError, OSError, MemoryError) as exc:
@@ -215,7 +207,7 @@ def resolve_backend(args: argparse.Namespace, threads: int) -> None:
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        estimator = Tracker(config=config_from_args(args)).estimator
+        estimator = Tracker(config=config_from_args(args)).load(progress=not args.quiet, flow=False).estimator
     finally:
         torch.set_num_threads(saved)
     args.backend = estimator.choice.name
@@ -261,7 +253,7 @@ def run_corpus(jobs: list[Job], args: argparse.Namespace) -> int:
     if args.ray is not None:  # Ray tasks run in other working folders
         absolute_paths(args)
         jobs = [
-            Job(os.path.abspath(j.source), j.name, _detector_for(args.detector, os.path.abspath(j.source), j.name))
+            Job(os.path.abspath(j.source), j.name, source_detector(args.detector, os.path.abspath(j.source), j.name))
             for j in jobs
         ]
     reports: dict[str, Report] = {}

@@ -100,6 +100,7 @@ class VideoSource:
     def __iter__(self) -> Iterator[Frame]:
         cap = cv2.VideoCapture(str(self.path))
         index = 0
+        self.failed = 0  # of this pass
         try:
             while index < self.start and cap.grab():  # frames before the window: not decoded
                 index += 1
@@ -161,6 +162,7 @@ class ImageListSource:
         return len(self.paths)
 
     def __iter__(self) -> Iterator[Frame]:
+        self.failed = 0  # of this pass
         triples = zip(self.paths, self.names, self.image_ids, strict=True)
         for index, (path, name, image_id) in enumerate(triples, self.start):
             image = read_image(path)

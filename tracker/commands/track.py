@@ -24,8 +24,9 @@ from tracker.options import (
     source_spec,
 )
 
-#: The defaults and the option types of the tracking options: those of :class:`TrackConfig`.
-D = TrackConfig()
+#: The defaults and the option types of the tracking options: those of :class:`TrackConfig` (its
+#: class attributes are the fields' defaults; no config is built, nor checked, when this is imported).
+D = TrackConfig
 T = {name: parse for name, (_, parse) in CHECKS.items()}
 
 
