@@ -123,10 +123,10 @@ class Tracker:
     def load(self, progress: bool = True, flow: bool = True) -> Tracker:
         """Load the pose network (fetching a zoo model, with a download bar unless ``progress`` is
         False) and the flow now, else the first :meth:`track` does."""
+        if flow:  # first: a flow that cannot be made fails before the network's exports are cached
+            _ = self.flow
         if self._estimator is None:
             self.pose, self._estimator = self._load_estimator(progress)
-        if flow:
-            _ = self.flow
         return self
 
     def describe(self, detector: str | Detector | None = None) -> str:
