@@ -8,11 +8,13 @@ outputs plans them with :class:`OutputPlan`: checked before any work, committed 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import uuid
@@ -25,8 +27,47 @@ from pose.errors import HrtrackError
 
 
 def hrtrack_home() -> Path:
-    """``$HRTRACK_HOME`` (default ``~/.cache/hrtrack``): the model cache, exports, calibrations."""
-    return Path(os.environ.get("HRTRACK_HOME") or Path.home() / ".cache" / "hrtrack")
+    """``$HRTRACK_HOME`` (default ``~/.cache/hrtrack``): the model cache, exports, calibrations.
+
+    Checked when used: a file there, or a folder this process cannot write into, is an error that
+    names ``HRTRACK_HOME`` (not a silent fallback, nor a path under a file)."""
+    given = os.environ.get("HRTRACK_HOME")
+    home = Path(given or Path.home() / ".cache" / "hrtrack")
+    what = f"HRTRACK_HOME {home}" if given else f"{home} (the default HRTRACK_HOME)"
+    existing = home
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        where = "" if existing == home else f" ({existing} is a file)"
+        raise HrtrackError(f"{what}: is a file, not a folder{where}; set HRTRACK_HOME to a writable folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise HrtrackError(f"{what}: {existing} is not writable; set HRTRACK_HOME to a writable folder")
+    return home
+
+
+def temp_name(path: Path, suffix: str = "") -> Path:
+    """A hidden temp name beside ``path`` that says who writes it: ``.NAME.HOST-PID-TOKEN.tmpSUFFIX``
+    (so that a later run can tell a dead writer's leftover from a live one's, see :func:`sweep_stale`)."""
+    return path.parent / f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}"
+
+
+def sweep_stale(path: Path) -> None:
+    """Remove the temps that writers of ``path`` on this machine left when they were killed
+    (``kill -9``, a power cut): those of a process that no longer runs. A live writer's stay."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.{glob.escape(_HOST)}-*.tmp*"):
+        pid = tmp.name[len(path.name) + len(_HOST) + 3 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -51,13 +92,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     succeeds, removed when it fails or is interrupted (``path`` is then as it was). Creates the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temp_name(path)
+    tmp.touch(0o600, exist_ok=False)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:  # e.g. the disk full: name the user's file, not the temp (or nothing)
+            if not e.filename or str(e.filename) == str(tmp):
+                e.filename = str(path)
+            raise
         os.chmod(tmp, default_mode())
         os.replace(tmp, path)
+        sweep_stale(path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -83,6 +129,7 @@ class OutputError(HrtrackError):
 
 
 _ACTIVE: set[OutputPlan] = set()
+_HOST = socket.gethostname().replace("-", "_").replace(".", "_")[:40] or "host"
 
 
 class OutputPlan:
@@ -193,8 +240,7 @@ class OutputPlan:
         if target is None:
             raise KeyError(f"{path} is not a planned output")
         if target.temp is None:
-            token = uuid.uuid4().hex[:8]
-            target.temp = target.path.parent / f".{target.path.name}.{token}.tmp{target.path.suffix}"
+            target.temp = temp_name(target.path, target.path.suffix)
         self._mkdirs(target.temp.parent)
         self._remember(target.temp.parent)
         if target.folder:
@@ -250,6 +296,7 @@ class OutputPlan:
                     if not target.folder:
                         os.chmod(target.temp, default_mode())
                     os.replace(target.temp, target.path)
+                sweep_stale(target.path)  # what a killed earlier run of this output left behind
                 written.append(target.path)
             self._remove_scratch()
             self.created = []
@@ -291,6 +338,8 @@ class OutputPlan:
             for temp, path in temps.items():
                 if str(exc.filename) == temp or str(exc.filename).startswith(temp + os.sep):
                     exc.filename = str(path)
+        elif isinstance(exc, OSError) and len(self.targets) == 1:  # e.g. the disk full: the one output
+            exc.filename = str(next(iter(self.targets.values())).path)
 
 
 @dataclass

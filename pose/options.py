@@ -36,6 +36,22 @@ class UsageError(HrtrackError):
     """A bad command line (argparse's complaint, as one line)."""
 
 
+class SettingError(HrtrackError):
+    """A problem of the environment (e.g. ``HRTRACK_ZOO``'s file) found while an option is read:
+    raised past argparse, which would otherwise word it as the option's fault."""
+
+
+class _Escape(Exception):  # noqa: N818 - carries a SettingError through argparse's type handling
+    def __init__(self, error: SettingError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def setting_error(message: str) -> NoReturn:
+    """Raise ``message`` from an option type as the environment's problem, not the option's."""
+    raise _Escape(SettingError(message))
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``--box-nms: must be ...``, raised, not printed with usage."""
 
@@ -65,6 +81,8 @@ def check_option(option: str, parse: Callable[[str], object], value: object) -> 
         raise UsageError(f"{option}: expected {kind}, got {value!r}")
     try:
         return parse(str(value))
+    except _Escape as escape:
+        raise escape.error from None
     except argparse.ArgumentTypeError as e:
         what = str(e)
         raise UsageError(f"{option} {what[1:]}" if what.startswith(PATH_MARK) else f"{option}: {what}") from None
@@ -353,7 +371,10 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         previous_int = signal.getsignal(signal.SIGINT)
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except _Escape as escape:
+            raise escape.error from None
         return int(resolve(args.func)(args))
     except HrtrackError as exc:
         report(first_line(exc))

@@ -19,6 +19,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -360,22 +361,31 @@ def _extract(entry: ModelEntry, archive: Path, dest: Path) -> None:
             shutil.copyfileobj(src, out)
 
 
-def fetch(name_or_entry: str | ModelEntry, progress: bool = True) -> Path:
+def fetch(name_or_entry: str | ModelEntry, progress: bool = True, again: bool = False) -> Path:
     """The local file of a zoo model, downloaded, verified and cached on first use.
 
-    A second use reads the cache and makes no request. Errors (no network, HTTP error, hash
+    A second use reads the cache (its hash checked, see :func:`verify_cached`) and makes no
+    request; a cached file that does not match its hash is an error, or with ``again`` (``models
+    fetch``) downloaded anew. Errors (no network, HTTP error, hash
     mismatch, offline without a cached file) are :class:`ZooError` naming the URL and the path
     to place the file at by hand.
     """
     entry = name_or_entry if isinstance(name_or_entry, ModelEntry) else get(name_or_entry)
     path = cached_path(entry)
+    stale = False
     if path.is_file():
-        return path
+        if entry.url is None or verify_cached(entry):
+            return path
+        if not again:
+            raise ZooError(mismatch_message(entry))
+        stale = True  # fetched again below: the download replaces it only once its own hash matches
     if entry.url is None:
         raise ZooError(f"{entry.name}: the bundled file {path} is missing (reinstall hrtrack)")
     url = url_of(entry)
     folder = path.parent
     if offline():
+        if stale:
+            raise ZooError(mismatch_message(entry) + "; HRTRACK_OFFLINE is set, so it is left as it is")
         raise ZooError(
             f"{entry.name}: not in the cache and HRTRACK_OFFLINE is set; download {url} and place it at "
             f"{folder / entry.download_name} ({hash_note(entry)})"
@@ -384,7 +394,7 @@ def fetch(name_or_entry: str | ModelEntry, progress: bool = True) -> Path:
     archive = folder / entry.archive if entry.archive else None
     temps: list[Path] = []
     try:
-        if archive is not None and archive.is_file():
+        if archive is not None and archive.is_file() and not stale:
             downloaded = archive  # fetched before (e.g. placed by hand): only extract it
         else:
             fd, tmp = tempfile.mkstemp(prefix=f".{entry.download_name}.", suffix=".part", dir=folder)
@@ -416,17 +426,36 @@ def fetch(name_or_entry: str | ModelEntry, progress: bool = True) -> Path:
 
 
 def verify_cached(entry: ModelEntry) -> bool:
-    """Whether the cached download of ``entry`` still matches its hash (False if not cached)."""
+    """Whether the cached download of ``entry`` matches its hash (False if not cached). The hash of
+    a file is computed once: a stamp beside it remembers the size and time it was checked at."""
     if entry.url is None:
         return cached_path(entry).is_file()
     target = home() / "models" / entry.download_name
     if not target.is_file():
         return False
+    st = target.stat()
+    stamp = target.with_name(f".{target.name}.verified")
+    mark = f"{entry.sha256} {st.st_size} {st.st_mtime_ns}"
+    with contextlib.suppress(OSError):
+        if stamp.read_text() == mark:
+            return True
     try:
         _verify(entry, target)
     except ValueError:
         return False
+    with contextlib.suppress(OSError):
+        stamp.write_text(mark)
     return True
+
+
+def mismatch_message(entry: ModelEntry) -> str:
+    """The error of a cached file that is not the file its hash says."""
+    target = home() / "models" / entry.download_name
+    got = file_sha256(target) if target.is_file() else "missing"
+    return (
+        f"{target}: cached as {entry.name}, but its sha256 is {got[:16]}…, not {entry.sha256}: "
+        f"remove it, or run hrtrack models fetch {entry.name} to download it again"
+    )
 
 
 def describe(entries: list[ModelEntry] | None = None) -> str:
@@ -441,7 +470,7 @@ def describe(entries: list[ModelEntry] | None = None) -> str:
                 e.kind,
                 f"{size / 1e6:.1f} MB" if size else "?",
                 layout or "-",
-                "bundled" if e.url is None else ("yes" if is_cached(e) else "no"),
+                _cache_state(e),
                 "-" if e.url is None else (e.sha256[:12] + "…" if e.full_hash else e.sha256 + " (prefix only)"),
                 e.licence,
                 e.source,
@@ -450,6 +479,14 @@ def describe(entries: list[ModelEntry] | None = None) -> str:
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows)
+
+
+def _cache_state(entry: ModelEntry) -> str:
+    if entry.url is None:
+        return "bundled"
+    if not is_cached(entry):
+        return "no"
+    return "yes" if verify_cached(entry) else "HASH MISMATCH"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pose.options import (
     fail,
     fail_path,
     number,
+    setting_error,
 )
 
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -43,12 +44,20 @@ def flow_spec(text: str) -> str:
     fail(text, "use dis[:PRESET], farneback, ptlflow:MODEL:CHECKPOINT or none")
 
 
+def _lookup(name: str, kind: str) -> object:
+    """The zoo entry ``name`` of ``kind``; a broken ``HRTRACK_ZOO`` is its own error, not the option's."""
+    from pose import zoo
+
+    try:
+        return zoo.lookup(name, kind)
+    except HrtrackError as e:
+        setting_error(str(e))
+
+
 def detector_spec(text: str) -> str:
     """A zoo detector, ``onnx:PATH``, ``json:PATH`` or ``json:DIR``, ``gt:ANNOTATION`` or ``gt`` (each
     annotation source's own boxes), or ``hog``."""
-    from pose import zoo
-
-    if zoo.lookup(text, "detector") is not None or text in ("hog", "gt"):
+    if _lookup(text, "detector") is not None or text in ("hog", "gt"):
         return text
     kind, _, arg = text.partition(":")
     if kind == "json" and arg and Path(arg).is_dir():
@@ -57,6 +66,8 @@ def detector_spec(text: str) -> str:
         if not Path(arg).is_file():
             fail_path(arg, "no such file")
         return text
+    from pose import zoo
+
     names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "detector")
     fail(text, f"use a zoo detector ({names}), onnx:PATH, json:PATH, gt:ANNOTATION or hog")
 
@@ -86,12 +97,12 @@ def ray_address(text: str) -> str:
 
 def pose_weights(text: str) -> str:
     """A zoo pose model name or an existing checkpoint file."""
-    from pose import zoo
-
-    if zoo.lookup(text, "pose") is not None or Path(text).is_file():
+    if _lookup(text, "pose") is not None or Path(text).is_file():
         return text
     if Path(text).is_dir():
         fail_path(text, "is a folder, not a checkpoint file")
+    from pose import zoo
+
     names = ", ".join(n for n, e in zoo.zoo().items() if e.kind == "pose")
     fail(text, f"neither a file (checkpoint, .onnx, OpenVINO .xml) nor a zoo pose model ({names})")
 

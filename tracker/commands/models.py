@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from pose.errors import HrtrackError
 
@@ -36,11 +37,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             raise HrtrackError("models fetch takes one or more model names")
         entries = [zoo.get(n) for n in args.names]  # every name checked before any download
         for entry in entries:
-            if zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry):
-                zoo.cached_path(entry).unlink()  # a cached file that no longer matches its hash: fetch again
-                if entry.archive:
-                    (zoo.home() / "models" / entry.archive).unlink(missing_ok=True)
-            print(f"{entry.name}: {zoo.fetch(entry)}")
+            if zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry) and not zoo.offline():
+                print(
+                    f"hrtrack: warning: {zoo.mismatch_message(entry).split(': remove')[0]}; fetching it again",
+                    file=sys.stderr,
+                )
+            print(f"{entry.name}: {zoo.fetch(entry, again=True)}")  # a mismatch is replaced only by a good file
         return 0
     if args.names:
         raise HrtrackError(f"unknown models action {args.names[0]!r}: use list, fetch NAME... or path NAME")
