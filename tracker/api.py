@@ -52,16 +52,22 @@ from tracker.video import ArraySource, ImageListSource, VideoSource, open_source
 Source = str | os.PathLike[str] | VideoSource | ImageListSource | ArraySource | Iterable[np.ndarray]
 
 
+#: Frames smaller than this (pixels, either side) are refused before any model loads.
+MIN_SIDE = 16
+
+
 @dataclass
 class TrackSummary:
     """What a tracked source gave: frames, detected boxes, tracked poses (drawn and exported),
-    distinct track ids, undecodable frames; the files written and the per-stage timer."""
+    distinct track ids, undecodable frames, frames a video's container counts but its file does
+    not hold (cut short); the files written and the per-stage timer."""
 
     frames: int = 0
     detections: int = 0
     poses: int = 0
     tracks: set[int] = field(default_factory=set)
     failed: int = 0
+    missing: int = 0
     files: list[Path] = field(default_factory=list)
     timer: StageTimer = field(default_factory=StageTimer)
 
@@ -318,6 +324,7 @@ class Tracker:
                 sink.abort()
             raise
         summary.failed = getattr(frames, "failed", 0)
+        summary.missing = getattr(frames, "missing", 0)
         return summary
 
     def _open(self, source: Source) -> VideoSource | ImageListSource | ArraySource:
@@ -330,6 +337,12 @@ class Tracker:
             raise HrtrackError(f"source: an array of shape {source.shape}; give a list of (H,W,3) images")
         else:
             frames = ArraySource(source)
+        if min(frames.width, frames.height) < MIN_SIDE:  # before any model loads (the flow needs 12)
+            what = source if isinstance(source, (str, os.PathLike)) else "source"
+            raise HrtrackError(
+                f"{what}: its frames are {frames.width}x{frames.height} pixels, too small to track "
+                f"(at least {MIN_SIDE} a side)"
+            )
         if c.start or c.frames:
             frames = frames.window(c.start, c.frames)
         return frames
@@ -456,6 +469,12 @@ def report_summary(summary: TrackSummary, detector: str, name: str = "", track_s
     """The warnings of a tracked sequence: undecodable frames, nobody detected, far fewer people
     tracked than detected."""
     where = f"{name}: " if name else ""
+    if summary.missing:
+        print(
+            f"hrtrack: warning: {where}the video ends after {summary.frames} of the {summary.frames + summary.missing} "
+            f"frames its container counts (cut short?): the {summary.frames} real frames were tracked and written",
+            file=sys.stderr,
+        )
     if summary.failed:
         print(
             f"hrtrack: warning: {where}{summary.failed} frame(s) could not be decoded and were written without people",

@@ -23,9 +23,9 @@ Choices made here (documented because they show in the output):
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,6 @@ from tracker.video import VideoSink, open_source
 if TYPE_CHECKING:  # the pipeline module pulls in torch; rendering needs only the result fields
     from tracker.pipeline import FrameResult
 
-log = logging.getLogger(__name__)
 
 SHEET_FRAMES = 8
 SHEET_COLUMNS = 4
@@ -114,17 +113,26 @@ def _poses_from_track_export(data: dict[str, Any], path: Path) -> dict[int, Pose
 def load_predictions(predictions: str | os.PathLike[str] | Iterable[FrameResult]) -> dict[int, Poses]:
     """Poses per source frame index from a per-track export json, a PoseTrack 2017/2018 json, or
     tracking results (:class:`~tracker.pipeline.FrameResult`)."""
+    return _read_predictions(predictions)[0]
+
+
+def _read_predictions(
+    predictions: str | os.PathLike[str] | Iterable[FrameResult],
+) -> tuple[dict[int, Poses], int | None]:
+    """The poses per frame index, and how many frames the predictions describe (None: unknown)."""
     if not isinstance(predictions, (str, os.PathLike)):
-        return {int(r.index): r.poses for r in predictions}
+        results = list(predictions)
+        return {int(r.index): r.poses for r in results}, None
     path = Path(predictions)
     if not path.is_file():
         raise RenderError(f"{path}: no such predictions file")
     data = load_json(path)
     if isinstance(data, dict) and "tracks" in data:
-        return _poses_from_track_export(data, path)
+        count = data.get("num_frames")
+        return _poses_from_track_export(data, path), count if isinstance(count, int) else None
     if isinstance(data, dict) and ("annolist" in data or "annotations" in data):
         seq = read_sequence(path)
-        return {i: _poses_from_people(f.people) for i, f in enumerate(seq.frames) if f.people}
+        return {i: _poses_from_people(f.people) for i, f in enumerate(seq.frames) if f.people}, len(seq.frames)
     raise RenderError(f"{path}: neither a per-track export ('tracks') nor a PoseTrack 2017/2018 json")
 
 
@@ -264,6 +272,10 @@ def render_video(
         )
 
 
+def _label(predictions: object) -> str:
+    return str(predictions) if isinstance(predictions, (str, os.PathLike)) else "the predictions"
+
+
 def _path_or_none(value: object) -> str | os.PathLike[str] | None:
     return value if isinstance(value, (str, os.PathLike)) else None
 
@@ -291,7 +303,7 @@ def _render(
         raise RenderError(f"trail must be 0 or more frames, got {trail}")
     if not math.isfinite(joint_threshold):
         raise RenderError(f"joint threshold must be a number, got {joint_threshold}")
-    predictions = load_predictions(results_or_tracks)
+    predictions, described = _read_predictions(results_or_tracks)
     gt_people = load_gt(gt) if gt is not None else {}
     # 2. source and encoder
     src = open_source(source, images_root)
@@ -326,7 +338,17 @@ def _render(
             bar.update(1)
     # 4. the video is complete (renamed into place when the encoder closed)
     if predictions and max(predictions) >= count:
-        log.warning("%s: predictions reach frame %d but the source has %d frames", out, max(predictions), count)
+        print(
+            f"hrtrack: warning: {_label(results_or_tracks)}: predictions reach frame {max(predictions)} "
+            f"but the source has {count} frames (those are not drawn)",
+            file=sys.stderr,
+        )
+    elif described is not None and described < count:
+        print(
+            f"hrtrack: warning: {_label(results_or_tracks)}: the predictions describe {described} frames but the "
+            f"source has {count}: frames {described} to {count - 1} are drawn without people",
+            file=sys.stderr,
+        )
     if contact_sheet:  # 5. the contact sheet
         if last is not None and len(thumbs) < len(picks) and (not thumbs or thumbs[-1][0] != last[0]):
             thumbs.append((last[0], _thumbnail(last[1], SHEET_CELL_WIDTH)))  # source shorter than announced

@@ -80,7 +80,7 @@ class VideoSource:
             raise SourceError(f"{self.path}: not a readable video (no frame could be decoded)")
         self.height, self.width = first.shape[:2]
         self.count = max(count, 1)
-        self.failed = 0
+        self.failed = self.missing = 0
         self.start = 0
         self.stop: int | None = None
 
@@ -98,21 +98,19 @@ class VideoSource:
         return max(end - self.start, 1)
 
     def __iter__(self) -> Iterator[Frame]:
+        """The frames the file really has: a frame that cannot be read ends the video (a file cut
+        short, whose container still counts the lost frames: :attr:`missing` says how many); a
+        frame that is read but cannot be decoded is a frame without an image (:attr:`failed`)."""
         cap = cv2.VideoCapture(str(self.path))
         index = 0
-        self.failed = 0  # of this pass
+        self.failed = self.missing = 0  # of this pass
         try:
             while index < self.start and cap.grab():  # frames before the window: not decoded
                 index += 1
             while self.stop is None or index < self.stop:
-                if not cap.grab():
-                    # End of stream, or a frame the demuxer cannot read: skip it if frames remain.
-                    if index < self.count - 1 and cap.get(cv2.CAP_PROP_POS_FRAMES) < self.count:
-                        self.failed += 1
-                        yield Frame(None, index, f"frame_{index:06d}")
-                        index += 1
-                        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-                        continue
+                if not cap.grab():  # the end of what the file holds (never a seek back: it would repeat frames)
+                    end = self.count if self.stop is None else min(self.count, self.stop)
+                    self.missing = max(end - max(index, self.start), 0)
                     break
                 ok, image = cap.retrieve()
                 if not ok or image is None:
@@ -168,8 +166,12 @@ class ImageListSource:
             image = read_image(path)
             if image is None:
                 self.failed += 1
-            elif image.shape[:2] != (self.height, self.width):
-                image = cv2.resize(image, (self.width, self.height))
+            elif image.shape[:2] != (self.height, self.width):  # never resized: poses would be at its scale
+                h, w = image.shape[:2]
+                raise SourceError(
+                    f"{path}: frame {index} is {w}x{h}, the first frame {self.width}x{self.height} "
+                    "(the frames of one sequence must share one size)"
+                )
             yield Frame(image, index, name, image_id)
 
 
