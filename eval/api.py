@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,34 @@ def _gt_files(gt: Path) -> list[Path]:
 
 
 def _pred_file(gt_file: Path, pred: Path, single: bool) -> Path:
-    if single and pred.is_file():
-        return pred
+    if pred.is_file():
+        if single:
+            return pred
+        raise EvalError(
+            f"{pred}: one prediction file for a ground-truth folder of several sequences; give the folder of "
+            "prediction files (one per sequence, same names)"
+        )
     return pred / gt_file.name
+
+
+def unscored_predictions(gt: str | os.PathLike, pred: str | os.PathLike) -> list[str]:
+    """The prediction files of a folder whose sequence has no ground truth (they are not scored)."""
+    gt, pred = Path(gt), Path(pred)
+    if not (gt.is_dir() and pred.is_dir()):
+        return []
+    names = {p.name for p in gt.glob("*.json")}
+    return sorted(p.name for p in pred.glob("*.json") if p.is_file() and p.name not in names)
+
+
+def warn_unscored(gt: str | os.PathLike, pred: str | os.PathLike) -> None:
+    """One warning line when prediction files have no ground truth."""
+    names = unscored_predictions(gt, pred)
+    if names:
+        print(
+            f"hrtrack: warning: {pred}: {len(names)} prediction file(s) have no ground truth in {gt} and are not "
+            f"scored (e.g. {names[0]})",
+            file=sys.stderr,
+        )
 
 
 def _check_frame_names(gt: Sequence, pred: Sequence, path: Path) -> None:
@@ -59,9 +85,14 @@ def load_pairs(
         raise EvalError(f"prediction path {pred} does not exist")
     gt_files = _gt_files(gt)
     gts, prs, missing = [], [], []
+    single = gt.is_file() or len(gt_files) == 1
     for gf in gt_files:
         seq = read_sequence(gf)
-        pf = _pred_file(gf, pred, gt.is_file())
+        if seq.frames and not any(f.is_labeled for f in seq.frames):
+            raise EvalError(
+                f"{gf}: no frame is labelled (is_labeled is false on all {len(seq.frames)}): not ground truth"
+            )
+        pf = _pred_file(gf, pred, single)
         if pf.is_file():
             pseq = read_sequence(pf, prediction=True)
             _check_frame_names(seq, pseq, pf)
@@ -165,8 +196,13 @@ def run_eval_cli(
 
     Input problems raise :class:`PoseTrackError` (a ``ValueError``) with a one-line message."""
     result = evaluate(gt, pred, allow_missing=allow_missing, per_sequence=per_sequence)
+    warn_unscored(gt, pred)
     if result["missing_predictions"]:
-        print(f"warning: {len(result['missing_predictions'])} prediction file(s) missing, counted as empty")
+        print(
+            f"hrtrack: warning: {len(result['missing_predictions'])} prediction file(s) missing, counted as empty "
+            f"(e.g. {result['missing_predictions'][0]})",
+            file=sys.stderr,
+        )
     print(format_tables(result))
     if per_sequence:
         for name, r in result["sequences"].items():

@@ -116,7 +116,9 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
         raise HrtrackError("--ray needs the optional extra: pip install 'hrtrack[ray]'")
     if args.ray is not None and args.device.startswith("cuda") and args.gpus_per_task == 0:
         raise HrtrackError(f"--device {args.device} with --ray: give --gpus-per-task (Ray hides GPUs from tasks)")
-    check = OutputPlan(inputs=sources)
+    kind, _, arg = args.detector.partition(":")
+    read_folders = [args.eval, arg if kind == "json" and Path(arg).is_dir() else None]
+    check = OutputPlan(inputs=[*sources, args.eval], sealed=read_folders)  # e.g. --out over the --eval GT: refused
     for job in jobs:
         for path, option in job_outputs(job, args):
             check.add(path, option, suffixes=(".mp4",) if option == "--render" else ())
@@ -456,9 +458,10 @@ def format_table(reports: list[Report]) -> str:
 
 def evaluate_results(args: argparse.Namespace) -> None:
     """``--eval GT_DIR``: the PoseTrack tables of the results against the ground truth."""
-    from eval.api import evaluate, format_tables
+    from eval.api import evaluate, format_tables, warn_unscored
 
     fmt = "posetrack17" if args.format in ("both", "posetrack17") else "posetrack18"
     result = evaluate(args.eval, Path(args.out) / fmt)
+    warn_unscored(args.eval, Path(args.out) / fmt)
     print(f"PoseTrack evaluation of {Path(args.out) / fmt} against {args.eval}:")
     print(format_tables(result))

@@ -161,7 +161,11 @@ def resolve_config(path_or_name: str | os.PathLike[str]) -> Path:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise HrtrackError(
+            f"cannot read config {str(path)!r}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except (OSError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HrtrackError(f"cannot read config {str(path)!r}: {first}") from None

@@ -287,13 +287,38 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
             for kind in ("posetrack18", "posetrack17", "coco", "detections"):
                 plan.add(out / kind / f"{name}.json", "--out")
         plan.add(out / "synth.json", "--out")
+        _refuse_mixing(out, plan)
         return _generate(cfg, out, names, plan, progress)
 
 
+def _refuse_mixing(out: Path, plan: OutputPlan) -> None:
+    """An earlier set in ``out`` is replaced only whole: a file of it that this set would not
+    replace (another sequence, a video of a set now written without videos) would mix two sets."""
+    planned = {Path(os.path.abspath(t.path)) for t in plan.targets.values()}
+    for kind in ("videos", "images", "posetrack18", "posetrack17", "coco", "detections"):
+        folder = out / kind
+        if not folder.is_dir():
+            continue
+        stale = sorted(
+            p for p in folder.iterdir() if not p.name.startswith(".") and Path(os.path.abspath(p)) not in planned
+        )
+        if stale:
+            raise HrtrackError(
+                f"--out {out}: holds {len(stale)} file(s) of an earlier set that this one would not replace "
+                f"(e.g. {stale[0]}): remove them or choose another folder (one folder, one set)"
+            )
+
+
 def _generate(cfg: SynthConfig, out: Path, names: list[str], plan: OutputPlan, progress: bool) -> list[Path]:
+    with tqdm(
+        total=cfg.sequences * cfg.frames, unit="frame", disable=not progress, desc="synth", dynamic_ncols=True
+    ) as bar:
+        return _write_set(cfg, out, names, plan, bar)
+
+
+def _write_set(cfg: SynthConfig, out: Path, names: list[str], plan: OutputPlan, bar: tqdm) -> list[Path]:
     written: list[Path] = []
     summary = []
-    bar = tqdm(total=cfg.sequences * cfg.frames, unit="frame", disable=not progress, desc="synth", dynamic_ncols=True)
     for index, name in enumerate(names):
         scene = make_scene(cfg, index)
         truths = []
