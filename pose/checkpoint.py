@@ -18,6 +18,7 @@ first offending key with both shapes.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pose.errors import HrtrackError
+from pose.errors import HrtrackError, first_line
 from pose.files import atomic_path
 
 BACKBONE_PREFIXES = ("conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition", "stage")
@@ -187,5 +188,10 @@ def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: ``path`` is whole or as it was
     (the temp is removed on any failure or interruption)."""
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch's writer: "[enforce fail at inline_container.cc] unexpected pos"
+            raise OSError(
+                errno.EIO, f"cannot write the checkpoint (is the disk full? torch: {first_line(exc)})", str(tmp)
+            ) from None
     return Path(path)

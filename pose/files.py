@@ -87,6 +87,17 @@ def default_mode() -> int:
 
 
 @contextlib.contextmanager
+def naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """An OSError in the block that names no file (a full disk while writing) names ``path``."""
+    try:
+        yield
+    except OSError as e:
+        if not e.filename:
+            e.filename = str(path)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temp file beside ``path`` to write in the block; renamed over ``path`` when the block
     succeeds, removed when it fails or is interrupted (``path`` is then as it was). Creates the folder."""

@@ -17,6 +17,7 @@ declares its own options with the code that runs it (``add_parser(sub)`` in ``tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
 import os
@@ -335,6 +336,12 @@ def quiet_third_party() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
     warnings.filterwarnings("ignore")
+    # multiprocessing's resource tracker is a process of its own, started with this interpreter's
+    # -W options: after a run interrupted with worker processes it would warn of "leaked semaphore
+    # objects" (the pool's, reclaimed by it all the same) in two lines.
+    quiet_tracker = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if quiet_tracker not in sys.warnoptions:
+        sys.warnoptions.append(quiet_tracker)
     for name in ("ptlflow", "lightning", "pytorch_lightning", "onnxruntime", "ray", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -375,6 +382,8 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
             args = build_parser().parse_args(argv)
         except _Escape as escape:
             raise escape.error from None
+        except UsageError as exc:
+            raise _dash_file(argv) or exc from None
         return int(resolve(args.func)(args))
     except HrtrackError as exc:
         report(first_line(exc))
@@ -389,6 +398,7 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
     except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         abort_active_plans()
+        close_bars()
         name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         print(f"hrtrack: interrupted ({name}); the outputs in progress were removed", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
@@ -415,6 +425,23 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _dash_file(argv: Sequence[str]) -> UsageError | None:
+    """A file whose name starts with ``-`` reads as an option: name it, and the way out."""
+    for arg in argv:
+        if arg.startswith("-") and len(arg) > 1 and "=" not in arg and Path(arg).exists():
+            return UsageError(f"{arg}: a file name that starts with '-' reads as an option; write ./{arg}")
+    return None
+
+
+def close_bars() -> None:
+    """End the progress bars still on the terminal, so that the last message has its own line."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        with contextlib.suppress(Exception):  # a bar that cannot close must not hide the message
+            bar.close()
+
+
 def report(text: str) -> None:
+    close_bars()
     sys.stdout.flush()
     print(f"hrtrack: error: {text}", file=sys.stderr)

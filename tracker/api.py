@@ -37,7 +37,7 @@ from pose.checkpoint import load_checkpoint
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.external import is_network_file
-from pose.files import OutputPlan
+from pose.files import OutputPlan, naming
 from pose.hrnet import build_model
 from tracker.config import TrackConfig
 from tracker.detectors import make_detector
@@ -302,7 +302,8 @@ class Tracker:
             for frame, result in track(frames, detector, self.estimator, flow, tracker, pipeline, timer):
                 t = time.perf_counter()
                 for sink in sinks:
-                    sink.write(frame, result)
+                    with naming(sink.target):
+                        sink.write(frame, result)
                 timer.add("write", t)
                 summary.frames += 1
                 summary.detections += result.num_detections
@@ -315,7 +316,10 @@ class Tracker:
                 bar.set_postfix(people=len(result.track_ids), fps=f"{summary.frames / elapsed:.1f}")
             bar.close()
             t = time.perf_counter()
-            summary.files = [path for sink in sinks for path in sink.close()]
+            summary.files = []
+            for sink in sinks:
+                with naming(sink.target):
+                    summary.files.extend(sink.close())
             timer.add("write", t)
             timer.wall += time.perf_counter() - t  # the files appear after the pipeline's own wall clock
         except BaseException:

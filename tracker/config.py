@@ -136,7 +136,7 @@ CHECKS = {
     "box_nms": ("--box-nms", PROBABILITY),
     "pose_nms": ("--pose-nms", PROBABILITY),
     "ahead": ("--ahead", number(int, 0, 64)),
-    "queue": ("--queue", number(int, 0, 10000)),
+    "queue": ("--queue", number(int, 1, 10000)),
     "track_score": ("--track-score", PROBABILITY),
     "min_box_score": ("--min-box-score", PROBABILITY),
     "min_joint_score": ("--min-joint-score", PROBABILITY),

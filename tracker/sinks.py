@@ -46,6 +46,8 @@ FORMATS = {"posetrack17": "2017", "posetrack18": "2018"}
 
 
 class ResultSink(Protocol):
+    target: Path  # the output an error of this sink names
+
     def write(self, frame: Frame, result: FrameResult) -> None: ...
 
     def close(self) -> list[Path]: ...
@@ -83,6 +85,7 @@ class PoseTrackSink:
         plan: OutputPlan | None = None,
     ) -> None:
         self.paths = [Path(out_dir) / fmt / f"{name}.json" for fmt in formats]
+        self.target = self.paths[0]  # the file an error names
         self.plan = plan
         for path in self.paths if plan is not None else []:
             plan.add(path, "--out")
@@ -212,7 +215,7 @@ class TracksSink:
     ``json.dumps`` of the whole object)."""
 
     def __init__(self, path: Path, plan: OutputPlan | None = None) -> None:
-        self.path = Path(path)
+        self.path = self.target = Path(path)
         self.plan = plan
         if plan is not None:
             plan.add(self.path, "--out")
@@ -276,6 +279,7 @@ class AnnotatedVideoSink:
     def __init__(self, path: Path, width: int, height: int, fps: float, plan: OutputPlan | None = None) -> None:
         if plan is not None:
             plan.add(path, "--render", suffixes=(".mp4",))
+        self.target = Path(path)
         self.video = VideoSink(path, width, height, fps, temp=plan.temp(path) if plan is not None else None)
         self.video.open()
 
