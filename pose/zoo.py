@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -33,7 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pose.errors import HrtrackError
-from pose.files import file_sha256, hrtrack_home
+from pose.files import file_sha256, hrtrack_home, sweep_stale, temp_name
 
 #: The bundled demo model (no download).
 DEMO_FILE = Path(__file__).resolve().parent / "assets" / "demo_hrnet_w16_128x96_synth.pth"
@@ -397,22 +396,24 @@ def fetch(name_or_entry: str | ModelEntry, progress: bool = True, again: bool = 
         if archive is not None and archive.is_file() and not stale:
             downloaded = archive  # fetched before (e.g. placed by hand): only extract it
         else:
-            fd, tmp = tempfile.mkstemp(prefix=f".{entry.download_name}.", suffix=".part", dir=folder)
-            os.close(fd)
-            downloaded = Path(tmp)
+            downloaded = temp_name(folder / entry.download_name, ".part")  # swept if this fetch is killed
+            downloaded.touch(0o600, exist_ok=False)
             temps.append(downloaded)
             _download(url, downloaded, entry.name, progress)
         _verify(entry, downloaded)
         if archive is not None:
-            fd, tmp = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=folder)
-            os.close(fd)
-            temps.append(Path(tmp))
-            _extract(entry, downloaded, Path(tmp))
+            tmp = temp_name(path, ".part")
+            tmp.touch(0o600, exist_ok=False)
+            temps.append(tmp)
+            _extract(entry, downloaded, tmp)
             if downloaded != archive:
                 os.replace(downloaded, archive)
             os.replace(tmp, path)
         else:
             os.replace(downloaded, path)
+        for done in (path, archive):
+            if done is not None:
+                sweep_stale(done)
     except urllib.error.HTTPError as exc:
         raise _fail(entry, url, f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:

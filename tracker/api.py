@@ -500,8 +500,14 @@ def report_summary(summary: TrackSummary, detector: str, name: str = "", track_s
 
 
 def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageListSource | ArraySource) -> None:
-    """Warn at once when precomputed detections are keyed by names none of the source's frames has."""
+    """Check at once that precomputed boxes belong to this source: ground-truth boxes (``gt:``) of
+    another sequence are an error (their image names, or for a video their frame count, differ);
+    detections keyed by names none of the source's frames has are a warning."""
+    from tracker.detectors.gt import GtBoxes
     from tracker.detectors.precomputed import JsonDetections
+
+    if isinstance(detector, GtBoxes):
+        _check_gt_boxes(detector, source)
 
     if not isinstance(detector, JsonDetections) or not detector.by_key or not len(source):
         return  # (a stream of unknown length: its frame names are not known ahead)
@@ -515,4 +521,22 @@ def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageLis
             f"hrtrack: warning: {detector.path}: none of its image keys match this source's frames "
             f"(e.g. {example!r} vs. {next(iter(sorted(map(str, keys))), '')!r}): no detections will be used",
             file=sys.stderr,
+        )
+
+
+def _check_gt_boxes(gt: Detector, source: VideoSource | ImageListSource | ArraySource) -> None:
+    if isinstance(source, ImageListSource):
+        names = set(source.names) | {Path(n).name for n in source.names}
+        if not names & set(gt.by_name):
+            example = next(iter(gt.by_name), "")
+            raise HrtrackError(
+                f"--detector gt:{gt.path}: none of its frames is an image of this source "
+                f"(e.g. {example!r} vs. {source.names[0]!r}): the annotation of another sequence?"
+            )
+        return
+    count = getattr(source, "count", None) or len(source)
+    if count and count != len(gt.by_index):
+        raise HrtrackError(
+            f"--detector gt:{gt.path}: it has {len(gt.by_index)} frames but the source {count}: boxes are "
+            "matched by position, so the annotation must be this source's"
         )

@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import math
 import os
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
@@ -28,7 +27,7 @@ import cv2
 import numpy as np
 
 from pose.errors import HrtrackError
-from pose.files import default_mode
+from pose.files import default_mode, sweep_stale, temp_name
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -116,6 +115,12 @@ class VideoSource:
                 if not ok or image is None:
                     self.failed += 1
                     image = None
+                elif image.shape[:2] != (self.height, self.width):  # never resized: poses would be at its scale
+                    h, w = image.shape[:2]
+                    raise SourceError(
+                        f"{self.path}: frame {index} is {w}x{h}, the first frame {self.width}x{self.height} "
+                        "(a stream that changes its size)"
+                    )
                 yield Frame(image, index, f"frame_{index:06d}")
                 index += 1
         finally:
@@ -355,11 +360,10 @@ class VideoSink:
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=self.path.parent)
+                self._tmp = temp_name(self.path, ".mp4")  # names its writer: swept if this one is killed
+                self._tmp.touch(0o600, exist_ok=False)
             except OSError as e:
                 raise VideoError(f"{self.path}: cannot write there ({e.strerror})") from None
-            os.close(fd)
-            self._tmp = Path(tmp)
         rate = Fraction(self.fps).limit_denominator(1001)
         stream = ffmpeg.input(
             "pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{self.width}x{self.height}", framerate=str(rate)
@@ -434,8 +438,9 @@ class VideoSink:
             self._tmp = None
             return self.path
         try:
-            os.chmod(self._tmp, default_mode())  # mkstemp makes owner-only files
+            os.chmod(self._tmp, default_mode())  # the temp was made owner-only
             os.replace(self._tmp, self.path)
+            sweep_stale(self.path)
         except OSError as e:
             self._remove_tmp()
             raise VideoError(f"{self.path}: cannot write ({e.strerror})") from None

@@ -34,6 +34,7 @@ class GtBoxes:
         from eval.posetrack import read_sequence
 
         seq = read_sequence(annotation)
+        self.path = Path(annotation)
         self.by_name: dict[str, Poses] = {}
         self.by_index: list[Poses] = []
         for frame in seq.frames:
