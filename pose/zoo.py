@@ -19,7 +19,6 @@ Environment:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -427,25 +426,17 @@ def fetch(name_or_entry: str | ModelEntry, progress: bool = True, again: bool = 
 
 
 def verify_cached(entry: ModelEntry) -> bool:
-    """Whether the cached download of ``entry`` matches its hash (False if not cached). The hash of
-    a file is computed once: a stamp beside it remembers the size and time it was checked at."""
+    """Whether the cached download of ``entry`` matches its hash (False if not cached). Hashed at
+    every use: a file replaced in the cache is never used under a zoo name (about 0.3 s for 115 MB)."""
     if entry.url is None:
         return cached_path(entry).is_file()
     target = home() / "models" / entry.download_name
     if not target.is_file():
         return False
-    st = target.stat()
-    stamp = target.with_name(f".{target.name}.verified")
-    mark = f"{entry.sha256} {st.st_size} {st.st_mtime_ns}"
-    with contextlib.suppress(OSError):
-        if stamp.read_text() == mark:
-            return True
     try:
         _verify(entry, target)
     except ValueError:
         return False
-    with contextlib.suppress(OSError):
-        stamp.write_text(mark)
     return True
 
 
