@@ -216,7 +216,7 @@ class Tracker:
         if out is None and render is None:
             frames = self._open(source)
             name = name or _name_of(source)
-            det = self._make_detector(detector, source, name)
+            det = self._make_detector(detector, source, name, frames)
             self.load(progress)
             warn_unmatched_detections(det, frames)
             return self._results(frames, det, progress, name, on_frame)
@@ -265,7 +265,7 @@ class Tracker:
             for path, option in output_paths(out, name, c.formats, render):
                 plan.add(path, option, suffixes=(".mp4",) if option == "--render" else ())
             frames = self._open(source)
-            det = self._make_detector(spec, source, name)
+            det = self._make_detector(spec, source, name, frames)
             loading = self._estimator is None
             self.load(progress)
             if progress and loading:  # the models this tracker loaded itself
@@ -351,7 +351,13 @@ class Tracker:
             frames = frames.window(c.start, c.frames)
         return frames
 
-    def _make_detector(self, detector: str | Detector | None, source: Source, name: str) -> Detector:
+    def _make_detector(
+        self,
+        detector: str | Detector | None,
+        source: Source,
+        name: str,
+        frames: VideoSource | ImageListSource | ArraySource,
+    ) -> Detector:
         """The detector of this source: an object as it is; a spec made (``gt`` and ``json:DIR``
         resolved for this source, see :func:`source_detector`), a model-backed one kept for the
         next source with the same spec."""
@@ -361,7 +367,10 @@ class Tracker:
         spec = source_detector(detector, source, name)
         kind = spec.partition(":")[0]
         if kind in ("gt", "json"):  # a data file, read anew
-            return make_detector(spec, self.config.det_threshold, self.config.det_size)
+            made = make_detector(spec, self.config.det_threshold, self.config.det_size)
+            if kind == "gt":  # another sequence's boxes: refused before any model loads
+                _check_gt_boxes(made, frames)
+            return made
         if self._made_detector is None or self._made_detector[0] != spec:
             self._made_detector = (spec, make_detector(spec, self.config.det_threshold, self.config.det_size))
         return self._made_detector[1]
@@ -500,14 +509,9 @@ def report_summary(summary: TrackSummary, detector: str, name: str = "", track_s
 
 
 def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageListSource | ArraySource) -> None:
-    """Check at once that precomputed boxes belong to this source: ground-truth boxes (``gt:``) of
-    another sequence are an error (their image names, or for a video their frame count, differ);
-    detections keyed by names none of the source's frames has are a warning."""
-    from tracker.detectors.gt import GtBoxes
+    """Warn at once when precomputed detections are keyed by names none of the source's frames has
+    (ground-truth boxes of another sequence are an error: :func:`_check_gt_boxes`)."""
     from tracker.detectors.precomputed import JsonDetections
-
-    if isinstance(detector, GtBoxes):
-        _check_gt_boxes(detector, source)
 
     if not isinstance(detector, JsonDetections) or not detector.by_key or not len(source):
         return  # (a stream of unknown length: its frame names are not known ahead)
@@ -525,6 +529,8 @@ def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageLis
 
 
 def _check_gt_boxes(gt: Detector, source: VideoSource | ImageListSource | ArraySource) -> None:
+    """Ground-truth boxes (``gt:``) must be this source's: an image list shares image names with
+    them; a video (matched by position) has their frame count."""
     if isinstance(source, ImageListSource):
         names = set(source.names) | {Path(n).name for n in source.names}
         if not names & set(gt.by_name):
