@@ -83,6 +83,8 @@ def load_pairs(
     gt, pred = Path(gt), Path(pred)
     if not pred.exists():
         raise EvalError(f"prediction path {pred} does not exist")
+    if gt.exists() and gt.resolve() == pred.resolve():
+        raise EvalError(f"{pred}: the ground truth and the predictions are the same files (it would score 100)")
     gt_files = _gt_files(gt)
     gts, prs, missing = [], [], []
     single = gt.is_file() or len(gt_files) == 1

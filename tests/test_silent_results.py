@@ -70,6 +70,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "dets_negative.json").write_text(json.dumps(dets))
     dets[3]["bbox"][2] = float("nan")
     (root / "dets_nan.json").write_text(json.dumps(dets, allow_nan=True))
+    shutil.copytree(root / "s" / "posetrack18", root / "pred_copy")
+    (root / "renamed").mkdir()
+    for k, image in enumerate(sorted((root / "s" / "images" / NAME).glob("*.jpg"))):
+        shutil.copy(image, root / "renamed" / f"shot_{k:03d}.jpg")
     (root / "latin1.yaml").write_bytes("epochs: 1\n# caf\xe9\n".encode("latin-1"))
     (root / "zoo_broken.json").write_text('[{"name": ')
     (root / "afile").write_text("a file where a folder is expected\n")
@@ -120,6 +124,17 @@ ERRORS = [
     ),
     ("eval-gt-without-labels", ["eval", "--gt", "unlabelled", "--pred", "s/posetrack18"], f"{NAME}.json"),
     ("eval-one-file-for-a-folder", ["eval", "--gt", "two/posetrack18", "--pred", "video.mp4"], "video.mp4"),
+    ("eval-gt-is-the-predictions", ["eval", "--gt", "s/posetrack18", "--pred", "./s/posetrack18"], "s/posetrack18"),
+    (
+        "render-gt-of-another-video",
+        ["render", "video.mp4", f"s/posetrack18/{NAME}.json", "-o", "r.mp4", "--gt", f"two/posetrack18/{NAME}.json"],
+        f"two/posetrack18/{NAME}.json",
+    ),
+    (
+        "render-predictions-of-other-images",
+        ["render", "renamed", f"s/posetrack18/{NAME}.json", "-o", "r.mp4"],
+        f"s/posetrack18/{NAME}.json",
+    ),
     ("synth-over-another-set", ["synth", "--out", "two", "--sequences", "1", "--frames", "2"], "--out two"),
     ("train-config-not-utf8", ["train", "latin1.yaml"], "latin1.yaml"),
 ]
@@ -226,8 +241,8 @@ def test_a_full_disk_names_the_file(world: Path, tmp_path: Path, monkeypatch, ca
         assert "disk full" in line
     with monkeypatch.context() as m:
         m.setattr(pose.files.Path, "write_bytes", full)
-        gt = f"s/posetrack18/{NAME}.json"
-        line = _error(world, ["eval", "--gt", gt, "--pred", gt, "--json", "r.json"], "r.json: No space left", capfd)
+        gt, pred = f"s/posetrack18/{NAME}.json", f"pred_copy/{NAME}.json"
+        line = _error(world, ["eval", "--gt", gt, "--pred", pred, "--json", "r.json"], "r.json: No space left", capfd)
     with monkeypatch.context() as m:
         m.setattr(eval.posetrack, "stream_sequence", full)
         m.setattr("tracker.sinks.stream_sequence", full)

@@ -39,7 +39,7 @@ from pose.files import OutputPlan, atomic_write
 from pose.keypoints import POSEVAL, get_layout
 from pose.poses import Poses
 from tracker.annotate import RenderError, TrailState, draw_gt, draw_label, draw_poses, people_keypoints
-from tracker.video import VideoSink, open_source
+from tracker.video import ImageListSource, VideoSink, open_source
 
 if TYPE_CHECKING:  # the pipeline module pulls in torch; rendering needs only the result fields
     from tracker.pipeline import FrameResult
@@ -272,6 +272,28 @@ def render_video(
         )
 
 
+def _check_belongs(src: object, file: object, what: str) -> None:
+    """A PoseTrack file drawn on an image list must name some of its images (else it is another
+    sequence's, drawn by position on the wrong frames); on a video its frame count must match."""
+    if not isinstance(file, (str, os.PathLike)):
+        return
+    data = load_json(file) if Path(file).is_file() else None
+    if not (isinstance(data, dict) and ("annolist" in data or "annotations" in data)):
+        return
+    seq = read_sequence(file, prediction=what != "--gt")
+    names = {Path(f.image).name for f in seq.frames if f.image}
+    if isinstance(src, ImageListSource) and names and not names & {Path(n).name for n in src.names}:
+        raise RenderError(
+            f"{file}: none of its frames is an image of {src.label} (e.g. {sorted(names)[0]!r}): another sequence's "
+            f"{'ground truth' if what == '--gt' else what}?"
+        )
+    if what == "--gt" and not isinstance(src, ImageListSource) and len(seq.frames) != len(src):
+        raise RenderError(
+            f"{file}: the ground truth has {len(seq.frames)} frames but the source {len(src)} (drawn by position, "
+            "so it must be this video's)"
+        )
+
+
 def _label(predictions: object) -> str:
     return str(predictions) if isinstance(predictions, (str, os.PathLike)) else "the predictions"
 
@@ -307,6 +329,9 @@ def _render(
     gt_people = load_gt(gt) if gt is not None else {}
     # 2. source and encoder
     src = open_source(source, images_root)
+    _check_belongs(src, results_or_tracks, "predictions")
+    if gt is not None:
+        _check_belongs(src, gt, "--gt")
     width, height = src.width, src.height
     trails = TrailState(trail)
     picks = set(sheet_indices(len(src), sheet_frames)) if contact_sheet else set()
