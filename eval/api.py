@@ -42,6 +42,17 @@ def _pred_file(gt_file: Path, pred: Path, single: bool) -> Path:
     return pred / gt_file.name
 
 
+def _refuse_gt_as_predictions(gt: Path, pred: Path) -> None:
+    """A ground-truth file given as its own prediction would score 100: refused (the Python API
+    allows it, for cross-checks)."""
+    files = _gt_files(gt)
+    single = gt.is_file() or len(files) == 1
+    for gf in files:
+        pf = pred if (pred.is_file() and single) else pred / gf.name
+        if pf.is_file() and os.path.samefile(pf, gf):
+            raise EvalError(f"{pf}: the ground truth itself given as the predictions (it would score 100)")
+
+
 def unscored_predictions(gt: str | os.PathLike, pred: str | os.PathLike) -> list[str]:
     """The prediction files of a folder whose sequence has no ground truth (they are not scored)."""
     gt, pred = Path(gt), Path(pred)
@@ -83,8 +94,7 @@ def load_pairs(
     gt, pred = Path(gt), Path(pred)
     if not pred.exists():
         raise EvalError(f"prediction path {pred} does not exist")
-    if gt.exists() and gt.resolve() == pred.resolve():
-        raise EvalError(f"{pred}: the ground truth and the predictions are the same files (it would score 100)")
+
     gt_files = _gt_files(gt)
     gts, prs, missing = [], [], []
     single = gt.is_file() or len(gt_files) == 1
@@ -197,6 +207,7 @@ def run_eval_cli(
     """``hrtrack eval``: evaluate, print the tables, optionally write the json; returns 0.
 
     Input problems raise :class:`PoseTrackError` (a ``ValueError``) with a one-line message."""
+    _refuse_gt_as_predictions(Path(gt), Path(pred))
     result = evaluate(gt, pred, allow_missing=allow_missing, per_sequence=per_sequence)
     warn_unscored(gt, pred)
     if result["missing_predictions"]:

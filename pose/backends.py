@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from pose.errors import HrtrackError, first_line, third_party_quiet
-from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home
+from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home, writable_home
 from pose.specs import BACKEND_CHOICES
 from pose.specs import BACKENDS as BACKENDS  # the names and their checks live in pose.specs (no torch)
 from pose.specs import backend_installed as available
@@ -141,7 +141,7 @@ def onnx_cache_path(weights: Path, input_size: tuple[int, int]) -> Path:
     name = f"{weights.stem}.{file_sha256(weights)[:12]}.{h}x{w}.v{EXPORT_VERSION}.onnx"
     folder = weights.resolve().parent
     if not os.access(folder, os.W_OK) or _inside_package(folder):
-        folder = hrtrack_home() / "onnx"
+        folder = writable_home("for the ONNX export of the pose network") / "onnx"
     return folder / name
 
 

@@ -184,6 +184,10 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike[str], half: bool =
     save_atomic(sd, path)
 
 
+#: What torch's checkpoint writer says when the file cannot be written (a full disk, a quota).
+_WRITE_FAILURES = ("enforce fail", "unexpected pos", "write failed", "PytorchStreamWriter")
+
+
 def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: ``path`` is whole or as it was
     (the temp is removed on any failure or interruption)."""
@@ -191,6 +195,10 @@ def save_atomic(obj: object, path: str | os.PathLike[str]) -> Path:
         try:
             torch.save(obj, tmp)
         except RuntimeError as exc:  # torch's writer: "[enforce fail at inline_container.cc] unexpected pos"
+            if not any(
+                m in str(exc) for m in ("enforce fail", "unexpected pos", "write failed", "PytorchStreamWriter")
+            ):
+                raise
             raise OSError(
                 errno.EIO, f"cannot write the checkpoint (is the disk full? torch: {first_line(exc)})", str(tmp)
             ) from None

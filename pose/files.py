@@ -40,8 +40,19 @@ def hrtrack_home() -> Path:
     if existing.exists() and not existing.is_dir():
         where = "" if existing == home else f" ({existing} is a file)"
         raise HrtrackError(f"{what}: is a file, not a folder{where}; set HRTRACK_HOME to a writable folder")
+    return home
+
+
+def writable_home(why: str) -> Path:
+    """:func:`hrtrack_home` where something must be written into it (``why``: what): a folder this
+    process cannot write into is an error naming ``HRTRACK_HOME`` (a read-only home serves reads)."""
+    home = hrtrack_home()
+    existing = home
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise HrtrackError(f"{what}: {existing} is not writable; set HRTRACK_HOME to a writable folder")
+        given = "HRTRACK_HOME" if os.environ.get("HRTRACK_HOME") else "the default HRTRACK_HOME"
+        raise HrtrackError(f"{given} {home}: {existing} is not writable ({why}); set HRTRACK_HOME to a writable folder")
     return home
 
 
@@ -57,7 +68,8 @@ def sweep_stale(path: Path) -> None:
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.{glob.escape(_HOST)}-*.tmp*"):
         pid = tmp.name[len(path.name) + len(_HOST) + 3 :].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            _remove(tmp)
+            with contextlib.suppress(OSError):  # a leftover that cannot go never fails this output
+                _remove(tmp)
 
 
 def _alive(pid: int) -> bool:
@@ -104,9 +116,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
-    tmp.touch(0o600, exist_ok=False)
     try:
         try:
+            tmp.touch(0o600, exist_ok=False)
             yield tmp
         except OSError as e:  # e.g. the disk full: name the user's file, not the temp (or nothing)
             if not e.filename or str(e.filename) == str(tmp):

@@ -365,6 +365,8 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
     """
     from pose.files import abort_active_plans
 
+    _BARS_BEFORE.clear()
+    _BARS_BEFORE.update(id(bar) for bar in _open_bars())
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != "--debug"]
@@ -383,7 +385,8 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
         except _Escape as escape:
             raise escape.error from None
         except UsageError as exc:
-            raise _dash_file(argv) or exc from None
+            dash = _dash_file(argv) if "required" in str(exc) or "unrecognized" in str(exc) else None
+            raise dash or exc from None
         return int(resolve(args.func)(args))
     except HrtrackError as exc:
         report(first_line(exc))
@@ -428,15 +431,26 @@ def threading_main() -> bool:
 def _dash_file(argv: Sequence[str]) -> UsageError | None:
     """A file whose name starts with ``-`` reads as an option: name it, and the way out."""
     for arg in argv:
+        if arg == "--":
+            return None
         if arg.startswith("-") and len(arg) > 1 and "=" not in arg and Path(arg).exists():
             return UsageError(f"{arg}: a file name that starts with '-' reads as an option; write ./{arg}")
     return None
 
 
-def close_bars() -> None:
-    """End the progress bars still on the terminal, so that the last message has its own line."""
+_BARS_BEFORE: set[int] = set()  # the bars a caller of run() had open: not ours to close
+
+
+def _open_bars() -> list:
     tqdm = sys.modules.get("tqdm")
-    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+    return list(getattr(getattr(tqdm, "tqdm", None), "_instances", ()))
+
+
+def close_bars() -> None:
+    """End the progress bars this run left on the terminal, so that the last message has its own line."""
+    for bar in _open_bars():
+        if id(bar) in _BARS_BEFORE:
+            continue
         with contextlib.suppress(Exception):  # a bar that cannot close must not hide the message
             bar.close()
 

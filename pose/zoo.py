@@ -31,7 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pose.errors import HrtrackError
-from pose.files import file_sha256, hrtrack_home, sweep_stale, temp_name
+from pose.files import file_sha256, hrtrack_home, sweep_stale, temp_name, writable_home
 
 #: The bundled demo model (no download).
 DEMO_FILE = Path(__file__).resolve().parent / "assets" / "demo_hrnet_w16_128x96_synth.pth"
@@ -388,6 +388,7 @@ def fetch(name_or_entry: str | ModelEntry, progress: bool = True, again: bool = 
             f"{entry.name}: not in the cache and HRTRACK_OFFLINE is set; download {url} and place it at "
             f"{folder / entry.download_name} ({hash_note(entry)})"
         )
+    writable_home(f"to download {entry.name}")
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / entry.archive if entry.archive else None
     temps: list[Path] = []

@@ -62,6 +62,10 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray | None:
     return image
 
 
+#: Frames in a row a video may fail to read before it counts as ended (cut short).
+MAX_LOST = 25
+
+
 class VideoSource:
     """Frames of a video file decoded one by one with OpenCV."""
 
@@ -79,6 +83,7 @@ class VideoSource:
             raise SourceError(f"{self.path}: not a readable video (no frame could be decoded)")
         self.height, self.width = first.shape[:2]
         self.count = max(count, 1)
+        self.counted = count > 0  # the container knows its frame count
         self.failed = self.missing = 0
         self.start = 0
         self.stop: int | None = None
@@ -106,11 +111,23 @@ class VideoSource:
         try:
             while index < self.start and cap.grab():  # frames before the window: not decoded
                 index += 1
-            while self.stop is None or index < self.stop:
-                if not cap.grab():  # the end of what the file holds (never a seek back: it would repeat frames)
-                    end = self.count if self.stop is None else min(self.count, self.stop)
-                    self.missing = max(end - max(index, self.start), 0)
-                    break
+            lost = 0  # frames in a row that could not be read
+            while self.stop is None or index + lost < self.stop:
+                if not cap.grab():  # never a seek back: it would repeat frames
+                    lost += 1
+                    if lost > MAX_LOST or index + lost >= self.count:  # the end of what the file holds
+                        end = self.count if self.stop is None else min(self.count, self.stop)
+                        self.missing = max(end - max(index, self.start), 0)
+                        break
+                    continue
+                if lost:  # a bad stretch inside the file: the frames it really lost (by the grabbed frame's
+                    # time: a failed read may also be a decoder waiting for data, which loses nothing)
+                    at = round(cap.get(cv2.CAP_PROP_POS_MSEC) * self.fps / 1000)
+                    for _ in range(min(max(at - index, 0), lost)):
+                        self.failed += 1
+                        yield Frame(None, index, f"frame_{index:06d}")
+                        index += 1
+                    lost = 0
                 ok, image = cap.retrieve()
                 if not ok or image is None:
                     self.failed += 1
