@@ -218,7 +218,6 @@ class Tracker:
             name = name or _name_of(source)
             det = self._make_detector(detector, source, name, frames)
             self.load(progress)
-            warn_unmatched_detections(det, frames)
             return self._results(frames, det, progress, name, on_frame)
         return self._write(source, out, render, name, detector, progress, on_frame)
 
@@ -270,7 +269,6 @@ class Tracker:
             self.load(progress)
             if progress and loading:  # the models this tracker loaded itself
                 print(self.describe(spec), file=sys.stderr)
-            warn_unmatched_detections(det, frames)
             size = (frames.width, frames.height, frames.fps)
             filt = OutputFilter(c.min_box_score, c.min_joint_score)
             if out is not None:
@@ -370,6 +368,8 @@ class Tracker:
             made = make_detector(spec, self.config.det_threshold, self.config.det_size)
             if kind == "gt":  # another sequence's boxes: refused before any model loads
                 _check_gt_boxes(made, frames)
+            else:
+                _check_detections(made, frames)
             return made
         if self._made_detector is None or self._made_detector[0] != spec:
             self._made_detector = (spec, make_detector(spec, self.config.det_threshold, self.config.det_size))
@@ -508,9 +508,9 @@ def report_summary(summary: TrackSummary, detector: str, name: str = "", track_s
         )
 
 
-def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageListSource | ArraySource) -> None:
-    """Warn at once when precomputed detections are keyed by names none of the source's frames has
-    (ground-truth boxes of another sequence are an error: :func:`_check_gt_boxes`)."""
+def _check_detections(detector: Detector, source: VideoSource | ImageListSource | ArraySource) -> None:
+    """Precomputed detections (``json:``) must be this source's: a file none of whose entries names
+    one of its frames is another sequence's (an error, before any model loads)."""
     from tracker.detectors.precomputed import JsonDetections
 
     if not isinstance(detector, JsonDetections) or not detector.by_key or not len(source):
@@ -518,13 +518,12 @@ def warn_unmatched_detections(detector: Detector, source: VideoSource | ImageLis
     if isinstance(source, ImageListSource):
         keys = set(source.names) | {Path(n).name for n in source.names} | {i for i in source.image_ids if i is not None}
     else:
-        keys = {f"frame_{i:06d}" for i in range(len(source))}
+        keys = {f"frame_{i:06d}" for i in range(getattr(source, "count", 0) or len(source))}
     if not keys & set(detector.by_key):
         example = next(iter(detector.by_key))
-        print(
-            f"hrtrack: warning: {detector.path}: none of its image keys match this source's frames "
-            f"(e.g. {example!r} vs. {next(iter(sorted(map(str, keys))), '')!r}): no detections will be used",
-            file=sys.stderr,
+        raise HrtrackError(
+            f"--detector json:{detector.path}: none of its entries names a frame of this source "
+            f"(e.g. {example!r} vs. {next(iter(sorted(map(str, keys))), '')!r}): the detections of another sequence?"
         )
 
 
@@ -533,15 +532,18 @@ def _check_gt_boxes(gt: Detector, source: VideoSource | ImageListSource | ArrayS
     them; a video (matched by position) has their frame count."""
     if isinstance(source, ImageListSource):
         names = set(source.names) | {Path(n).name for n in source.names}
-        if not names & set(gt.by_name):
+        total = len(source) + source.start  # (a window keeps the annotation's frame numbers)
+        if not names & set(gt.by_name) and total != len(gt.by_index):  # equal counts: matched by position
             example = next(iter(gt.by_name), "")
             raise HrtrackError(
                 f"--detector gt:{gt.path}: none of its frames is an image of this source "
                 f"(e.g. {example!r} vs. {source.names[0]!r}): the annotation of another sequence?"
             )
         return
+    if not getattr(source, "counted", True):
+        return  # the container does not know its frame count
     count = getattr(source, "count", None) or len(source)
-    if count and count != len(gt.by_index):
+    if count and abs(count - len(gt.by_index)) > 1:  # (some containers' counts are off by one)
         raise HrtrackError(
             f"--detector gt:{gt.path}: it has {len(gt.by_index)} frames but the source {count}: boxes are "
             "matched by position, so the annotation must be this source's"

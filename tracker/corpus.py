@@ -138,6 +138,12 @@ def _check_eval(gt: str, names: set[str]) -> None:
             f"--eval {gt}: {len(missing)} ground-truth sequence(s) not tracked by this run (e.g. {missing[0]}); "
             "results are paired with the GT files by name"
         )
+    from eval.posetrack import read_sequence
+
+    for f in files:  # ground truth that is not (malformed, nothing labelled): refused before any work
+        seq = read_sequence(f)
+        if seq.frames and not any(frame.is_labeled for frame in seq.frames):
+            raise HrtrackError(f"--eval {f}: no frame is labelled (is_labeled is false on all): not ground truth")
 
 
 def absolute_paths(args: argparse.Namespace) -> None:

@@ -280,14 +280,18 @@ def _check_belongs(src: object, file: object, what: str) -> None:
     data = load_json(file) if Path(file).is_file() else None
     if not (isinstance(data, dict) and ("annolist" in data or "annotations" in data)):
         return
-    seq = read_sequence(file, prediction=what != "--gt")
+    try:
+        seq = read_sequence(file)  # only its image names and frame count (the drawing reads it as it must)
+    except ValueError:
+        return
     names = {Path(f.image).name for f in seq.frames if f.image}
     if isinstance(src, ImageListSource) and names and not names & {Path(n).name for n in src.names}:
         raise RenderError(
             f"{file}: none of its frames is an image of {src.label} (e.g. {sorted(names)[0]!r}): another sequence's "
             f"{'ground truth' if what == '--gt' else what}?"
         )
-    if what == "--gt" and not isinstance(src, ImageListSource) and len(seq.frames) != len(src):
+    counted = getattr(src, "counted", True)  # a video's container may not know its frame count
+    if what == "--gt" and not isinstance(src, ImageListSource) and counted and abs(len(seq.frames) - len(src)) > 1:
         raise RenderError(
             f"{file}: the ground truth has {len(seq.frames)} frames but the source {len(src)} (drawn by position, "
             "so it must be this video's)"
@@ -370,8 +374,14 @@ def _render(
         )
     elif described is not None and described < count:
         print(
-            f"hrtrack: warning: {_label(results_or_tracks)}: the predictions describe {described} frames but the "
-            f"source has {count}: frames {described} to {count - 1} are drawn without people",
+            f"hrtrack: warning: {_label(results_or_tracks)}: the predictions describe {described} of the source's "
+            f"{count} frames: the other {count - described} are drawn without people",
+            file=sys.stderr,
+        )
+    if getattr(src, "missing", 0):
+        print(
+            f"hrtrack: warning: {source}: the video ends after {count} of the {count + src.missing} frames its "
+            f"container counts (cut short?): {out.name} has the {count} real frames",
             file=sys.stderr,
         )
     if contact_sheet:  # 5. the contact sheet

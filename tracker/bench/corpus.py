@@ -10,14 +10,17 @@ Ray's start) counts as a user sees it; peak RSS is the process's own (``os.wait4
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
 import importlib.util
+import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from tracker.synth import SynthConfig, generate
@@ -57,11 +60,10 @@ def run_bench_corpus(args: argparse.Namespace) -> int:
     size = (320, 180)
     print(f"hrtrack bench corpus on {_cpu()}")
     data = work / "corpus"
-    if not (data / "synth.json").exists():
-        generate(
-            SynthConfig(sequences=args.sequences, frames=args.frames, width=size[0], height=size[1], write_video=False),
-            data,
-        )
+    _set(
+        SynthConfig(sequences=args.sequences, frames=args.frames, width=size[0], height=size[1], write_video=False),
+        data,
+    )
     base = ["track", str(data / "posetrack18"), "--images-root", str(data), "--detector", "gt"]
     base += ["--weights", "demo_synth_w16", "--quiet", "--overwrite"]
     modes = [("serial, --threads 1", ["--threads", "1"]), ("serial (all threads)", [])]
@@ -92,9 +94,7 @@ def run_bench_corpus(args: argparse.Namespace) -> int:
         results = []
         for n in (short, long):
             folder = work / f"memory-{n}"
-            if not (folder / "synth.json").exists():
-                cfg = SynthConfig(sequences=1, frames=n, width=size[0], height=size[1], write_frames=False, seed=77)
-                generate(cfg, folder)
+            _set(SynthConfig(sequences=1, frames=n, width=size[0], height=size[1], write_frames=False, seed=77), folder)
             ann = folder / "posetrack18" / "000001_synth.json"
             video = folder / "videos" / "000001_synth.mp4"
             argv = ["track", str(video), "--detector", f"gt:{ann}", "--weights", "demo_synth_w16", "--quiet"]
@@ -104,3 +104,14 @@ def run_bench_corpus(args: argparse.Namespace) -> int:
         print(f"ratio {long} / {short} frames: {results[1] / results[0]:.3f}")
     print(f"\n(set and results in {work})")
     return 0
+
+
+def _set(cfg: SynthConfig, folder: Path) -> None:
+    """The synthetic set of ``cfg`` in ``folder``: the one kept from an earlier run when it was made
+    with the same config (``--data``), else generated (never a set of other sizes, timed as this one)."""
+    made = folder / "synth.json"
+    if made.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if json.loads(made.read_text())["config"] == json.loads(json.dumps(asdict(cfg.resolved()))):
+                return
+    generate(cfg, folder, option="--data")

@@ -50,7 +50,7 @@ def run_bench_synth(args: argparse.Namespace) -> int:
         synth = SynthConfig(
             sequences=args.sequences, frames=args.frames, seed=args.seed, difficulty=args.difficulty, write_video=False
         )
-        generate(synth, data)
+        generate(synth, data, option="--data")
         rows = []
         for setting in QUICK_SETTINGS if getattr(args, "quick", False) else BENCH_SETTINGS:
             t0 = time.perf_counter()

@@ -37,12 +37,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             raise HrtrackError("models fetch takes one or more model names")
         entries = [zoo.get(n) for n in args.names]  # every name checked before any download
         for entry in entries:
-            if zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry) and not zoo.offline():
+            stale = zoo.is_cached(entry) and entry.url is not None and not zoo.verify_cached(entry)
+            path = zoo.fetch(entry, again=True)  # a mismatch is replaced only by a verified download
+            if stale:
                 print(
-                    f"hrtrack: warning: {zoo.mismatch_message(entry).split(': remove')[0]}; fetching it again",
+                    f"hrtrack: warning: {path} did not match its sha256: replaced by a verified download",
                     file=sys.stderr,
                 )
-            print(f"{entry.name}: {zoo.fetch(entry, again=True)}")  # a mismatch is replaced only by a good file
+            print(f"{entry.name}: {path}")
         return 0
     if args.names:
         raise HrtrackError(f"unknown models action {args.names[0]!r}: use list, fetch NAME... or path NAME")

@@ -268,11 +268,14 @@ def simulate_detections(
 # ----------------------------------------------------------------------------- files
 
 
-def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = False) -> list[Path]:
+def generate(
+    config: SynthConfig, out_dir: str | os.PathLike, progress: bool = False, option: str = "--out"
+) -> list[Path]:
     """Generate ``config.sequences`` sequences under ``out_dir`` (layout in the module docstring).
 
     Returns the PoseTrack 2018 GT file of each sequence (the 2017 file has the same name under
-    ``posetrack17/``). ``progress`` shows a tqdm bar over all frames. Every file is planned first
+    ``posetrack17/``). ``progress`` shows a tqdm bar over all frames; ``option`` names ``out_dir`` in
+    messages. Every file is planned first
     and written under a temp name (:class:`pose.files.OutputPlan`): the set appears whole at the
     end, or, on a failure or an interruption, not at all (earlier files are left as they were)."""
     cfg = config.resolved()
@@ -287,11 +290,11 @@ def generate(config: SynthConfig, out_dir: str | os.PathLike, progress: bool = F
             for kind in ("posetrack18", "posetrack17", "coco", "detections"):
                 plan.add(out / kind / f"{name}.json", "--out")
         plan.add(out / "synth.json", "--out")
-        _refuse_mixing(out, plan)
+        _refuse_mixing(out, plan, option)
         return _generate(cfg, out, names, plan, progress)
 
 
-def _refuse_mixing(out: Path, plan: OutputPlan) -> None:
+def _refuse_mixing(out: Path, plan: OutputPlan, option: str) -> None:
     """An earlier set in ``out`` is replaced only whole: a file of it that this set would not
     replace (another sequence, a video of a set now written without videos) would mix two sets."""
     planned = {Path(os.path.abspath(t.path)) for t in plan.targets.values()}
@@ -304,7 +307,7 @@ def _refuse_mixing(out: Path, plan: OutputPlan) -> None:
         )
         if stale:
             raise HrtrackError(
-                f"--out {out}: holds {len(stale)} file(s) of an earlier set that this one would not replace "
+                f"{option} {out}: holds {len(stale)} file(s) of an earlier set that this one would not replace "
                 f"(e.g. {stale[0]}): remove them or choose another folder (one folder, one set)"
             )
 
