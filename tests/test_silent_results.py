@@ -83,6 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "renamed").mkdir()
     for k, image in enumerate(sorted((root / "s" / "images" / NAME).glob("*.jpg"))):
         shutil.copy(image, root / "renamed" / f"shot_{k:03d}.jpg")
+    (root / "tracks_renamed.json").write_text(json.dumps({"num_frames": 8, "keypoint_layout": "coco", "tracks": {}}))
     (root / "latin1.yaml").write_bytes("epochs: 1\n# caf\xe9\n".encode("latin-1"))
     (root / "zoo_broken.json").write_text('[{"name": ')
     (root / "afile").write_text("a file where a folder is expected\n")
@@ -144,6 +145,11 @@ ERRORS = [
         ["render", "renamed", f"s/posetrack18/{NAME}.json", "-o", "r.mp4"],
         f"s/posetrack18/{NAME}.json",
     ),
+    (
+        "render-sheet-into-its-frames",
+        ["render", "renamed", "tracks_renamed.json", "-o", "r.mp4", "--contact-sheet", "renamed/sheet.png"],
+        "renamed/sheet.png",
+    ),
     ("synth-over-another-set", ["synth", "--out", "two", "--sequences", "1", "--frames", "2"], "--out two"),
     ("train-config-not-utf8", ["train", "latin1.yaml"], "latin1.yaml"),
 ]
@@ -175,6 +181,7 @@ def test_a_wrong_file_in_the_model_cache_is_never_used(world: Path, monkeypatch,
     assert "sha256" in line and "models fetch rtmdet_nano_person" in line
     line = _error(world, ["models", "fetch", "rtmdet_nano_person"], cached, capfd)
     assert "HRTRACK_OFFLINE" in line
+    _error(world, ["models", "path", "rtmdet_nano_person"], cached, capfd)
     assert main(["models"]) == 0
     row = next(r for r in capfd.readouterr().out.splitlines() if r.startswith("rtmdet_nano_person"))
     assert "HASH MISMATCH" in row

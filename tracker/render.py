@@ -250,7 +250,8 @@ def render_video(
     5. the contact sheet from the kept thumbnails.
     """
     with OutputPlan(
-        inputs=[source, gt if not isinstance(gt, PtSequence) else None, _path_or_none(results_or_tracks)]
+        inputs=[source, gt if not isinstance(gt, PtSequence) else None, _path_or_none(results_or_tracks)],
+        sealed=[source],  # a frame folder: an output inside it would become one of its frames
     ) as plan:
         plan.add(out_path, "--out", suffixes=(".mp4",))
         if contact_sheet:

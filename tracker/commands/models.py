@@ -30,6 +30,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             raise HrtrackError("models path takes one model name")
         if not zoo.is_cached(entry):
             raise HrtrackError(f"{entry.name}: not in the cache ({zoo.cached_path(entry)}); run hrtrack models fetch")
+        if not zoo.verify_cached(entry):
+            raise HrtrackError(zoo.mismatch_message(entry))
         print(zoo.cached_path(entry))
         return 0
     if args.action == "fetch":
