@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# FFmpeg (inside OpenCV) reads its log level once per process, at its first use: set it as
+# ``hrtrack`` does before any test uses it, so that in-process runs are as quiet as the command.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

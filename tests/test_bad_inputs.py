@@ -352,6 +352,12 @@ def test_bad_input_ends_clean(
     if any(a.startswith("ptlflow:") for a in argv) and importlib.util.find_spec("ptlflow") is None:
         pytest.skip("the optional ptlflow extra is not installed")
     monkeypatch.chdir(world)
+    assert_clean_error(world, argv, names, capfd)
+
+
+def assert_clean_error(world: Path, argv: list[str], names: str, capfd: pytest.CaptureFixture[str]) -> str:
+    """``hrtrack ARGV`` exits 2 with one stderr line naming ``names``, and ``world`` is as it was;
+    returns that line."""
     before = _snapshot(world)
     status = main(list(argv))
     out, err = capfd.readouterr()
@@ -361,6 +367,7 @@ def test_bad_input_ends_clean(
     assert names in lines[0], lines[0]
     assert "Traceback" not in out + err
     assert _snapshot(world) == before, "the run left files behind or changed some"
+    return lines[0]
 
 
 def _has_cuda() -> bool:

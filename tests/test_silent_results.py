@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_bad_inputs import _snapshot
+from test_bad_inputs import assert_clean_error as _error
 
 from tracker.cli import main
 
@@ -91,19 +91,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home.mkdir(parents=True)
     (home / "rtmdet_nano_person.onnx").write_bytes(b"not the zoo's detector")
     return root
-
-
-def _error(world: Path, argv: list[str], names: str, capfd: pytest.CaptureFixture[str]) -> str:
-    before = _snapshot(world)
-    status = main(list(argv))
-    out, err = capfd.readouterr()
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert status == 2, (status, err)
-    assert len(lines) == 1 and lines[0].startswith("hrtrack: error: "), err
-    assert names in lines[0], lines[0]
-    assert "Traceback" not in out + err
-    assert _snapshot(world) == before, "the run left files behind or changed some"
-    return lines[0]
 
 
 EVAL_OVER_GT = ["track", "s/posetrack18", "--images-root", "s", "--detector", "gt"]
