@@ -46,9 +46,8 @@ def _refuse_gt_as_predictions(gt: Path, pred: Path) -> None:
     """A ground-truth file given as its own prediction would score 100: refused (the Python API
     allows it, for cross-checks)."""
     files = _gt_files(gt)
-    single = gt.is_file() or len(files) == 1
     for gf in files:
-        pf = pred if (pred.is_file() and single) else pred / gf.name
+        pf = _pred_file(gf, pred, gt.is_file() or len(files) == 1)  # paired as load_pairs pairs them
         if pf.is_file() and os.path.samefile(pf, gf):
             raise EvalError(f"{pf}: the ground truth itself given as the predictions (it would score 100)")
 

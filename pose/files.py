@@ -34,9 +34,7 @@ def hrtrack_home() -> Path:
     given = os.environ.get("HRTRACK_HOME")
     home = Path(given or Path.home() / ".cache" / "hrtrack")
     what = f"HRTRACK_HOME {home}" if given else f"{home} (the default HRTRACK_HOME)"
-    existing = home
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
+    existing = _existing_part(home)
     if existing.exists() and not existing.is_dir():
         where = "" if existing == home else f" ({existing} is a file)"
         raise HrtrackError(f"{what}: is a file, not a folder{where}; set HRTRACK_HOME to a writable folder")
@@ -47,13 +45,18 @@ def writable_home(why: str) -> Path:
     """:func:`hrtrack_home` where something must be written into it (``why``: what): a folder this
     process cannot write into is an error naming ``HRTRACK_HOME`` (a read-only home serves reads)."""
     home = hrtrack_home()
-    existing = home
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
+    existing = _existing_part(home)
     if not os.access(existing, os.W_OK | os.X_OK):
         given = "HRTRACK_HOME" if os.environ.get("HRTRACK_HOME") else "the default HRTRACK_HOME"
         raise HrtrackError(f"{given} {home}: {existing} is not writable ({why}); set HRTRACK_HOME to a writable folder")
     return home
+
+
+def _existing_part(path: Path) -> Path:
+    """The longest leading part of ``path`` that exists (a folder to create starts under it)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
 
 
 def temp_name(path: Path, suffix: str = "") -> Path:
@@ -96,17 +99,6 @@ def default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def naming(path: str | os.PathLike[str]) -> Iterator[None]:
-    """An OSError in the block that names no file (a full disk while writing) names ``path``."""
-    try:
-        yield
-    except OSError as e:
-        if not e.filename:
-            e.filename = str(path)
-        raise
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -365,8 +365,7 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
     """
     from pose.files import abort_active_plans
 
-    _BARS_BEFORE.clear()
-    _BARS_BEFORE.update(id(bar) for bar in _open_bars())
+    callers_bars = {id(bar) for bar in _open_bars()}  # a caller's bars (run() called in-process) stay
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != "--debug"]
@@ -389,25 +388,29 @@ def run(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]
             raise dash or exc from None
         return int(resolve(args.func)(args))
     except HrtrackError as exc:
+        close_bars(callers_bars)
         report(first_line(exc))
         return 2
     except OSError as exc:  # unwritable output folder, disk full, ...: name the file, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
+        close_bars(callers_bars)
         report(f"{where}{exc.strerror or first_line(exc)}")
         return 2
     except MemoryError:
+        close_bars(callers_bars)
         report("out of memory (use smaller inputs, --batch-size or --flow-max-side)")
         return 2
     except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         abort_active_plans()
-        close_bars()
+        close_bars(callers_bars)
         name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         print(f"hrtrack: interrupted ({name}); the outputs in progress were removed", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         if debug:
             raise
+        close_bars(callers_bars)
         report(f"internal error ({type(exc).__name__}: {first_line(exc)}); rerun with --debug for the traceback")
         return 1
     finally:
@@ -438,24 +441,21 @@ def _dash_file(argv: Sequence[str]) -> UsageError | None:
     return None
 
 
-_BARS_BEFORE: set[int] = set()  # the bars a caller of run() had open: not ours to close
-
-
 def _open_bars() -> list:
     tqdm = sys.modules.get("tqdm")
     return list(getattr(getattr(tqdm, "tqdm", None), "_instances", ()))
 
 
-def close_bars() -> None:
-    """End the progress bars this run left on the terminal, so that the last message has its own line."""
+def close_bars(keep: Collection[int] = ()) -> None:
+    """End the progress bars left on the terminal (but those whose ``id`` is in ``keep``: a caller's),
+    so that the last message has its own line."""
     for bar in _open_bars():
-        if id(bar) in _BARS_BEFORE:
+        if id(bar) in keep:
             continue
         with contextlib.suppress(Exception):  # a bar that cannot close must not hide the message
             bar.close()
 
 
 def report(text: str) -> None:
-    close_bars()
     sys.stdout.flush()
     print(f"hrtrack: error: {text}", file=sys.stderr)

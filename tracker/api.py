@@ -37,7 +37,7 @@ from pose.checkpoint import load_checkpoint
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.external import is_network_file
-from pose.files import OutputPlan, naming
+from pose.files import OutputPlan
 from pose.hrnet import build_model
 from tracker.config import TrackConfig
 from tracker.detectors import make_detector
@@ -296,12 +296,13 @@ class Tracker:
         tracker, pipeline = self._new_tracker(), self._pipeline(flow)
         bar = tqdm(total=len(frames) or None, unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
         start = time.perf_counter()
+        writing: ResultSink | None = None  # the sink being written (a write error names its output)
         try:
             for frame, result in track(frames, detector, self.estimator, flow, tracker, pipeline, timer):
                 t = time.perf_counter()
-                for sink in sinks:
-                    with naming(sink.target):
-                        sink.write(frame, result)
+                for writing in sinks:
+                    writing.write(frame, result)
+                writing = None
                 timer.add("write", t)
                 summary.frames += 1
                 summary.detections += result.num_detections
@@ -314,16 +315,17 @@ class Tracker:
                 bar.set_postfix(people=len(result.track_ids), fps=f"{summary.frames / elapsed:.1f}")
             bar.close()
             t = time.perf_counter()
-            summary.files = []
-            for sink in sinks:
-                with naming(sink.target):
-                    summary.files.extend(sink.close())
+            for writing in sinks:
+                summary.files.extend(writing.close())
+            writing = None
             timer.add("write", t)
             timer.wall += time.perf_counter() - t  # the files appear after the pipeline's own wall clock
-        except BaseException:
+        except BaseException as exc:
             bar.close()
             for sink in sinks:
                 sink.abort()
+            if isinstance(exc, OSError) and not exc.filename and writing is not None:  # e.g. a full disk
+                exc.filename = str(writing.target)  # the output the failing sink writes
             raise
         summary.failed = getattr(frames, "failed", 0)
         summary.missing = getattr(frames, "missing", 0)
@@ -362,7 +364,7 @@ class Tracker:
         detector = detector or self._detector or self.config.detector
         if not isinstance(detector, str):
             return detector
-        spec = source_detector(detector, source, name)
+        spec = source_detector(detector, source, name)  # (the same spec again when already resolved)
         kind = spec.partition(":")[0]
         if kind in ("gt", "json"):  # a data file, read anew
             made = make_detector(spec, self.config.det_threshold, self.config.det_size)

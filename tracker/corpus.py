@@ -33,8 +33,7 @@ from pose.errors import HrtrackError, third_party_quiet
 from pose.files import OutputPlan
 from pose.specs import check_backend
 from tracker.api import Tracker, output_paths, report_summary, source_detector
-from tracker.commands.track import config_from_args
-from tracker.config import FORMATS
+from tracker.commands.track import config_from_args, formats_of
 from tracker.video import IMAGE_SUFFIXES
 
 #: Test hook: with this set to a folder, the first attempt of every sequence exits at its third
@@ -54,8 +53,7 @@ class Job:
 
 def job_outputs(job: Job, args: argparse.Namespace) -> list[tuple[Path, str]]:
     """The files a job writes, with the option that names them."""
-    formats = FORMATS if args.format == "both" else (args.format,)
-    return output_paths(args.out, job.name, formats, args.render)
+    return output_paths(args.out, job.name, formats_of(args.format), args.render)
 
 
 @dataclass

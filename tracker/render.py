@@ -118,32 +118,42 @@ def load_predictions(predictions: str | os.PathLike[str] | Iterable[FrameResult]
 
 def _read_predictions(
     predictions: str | os.PathLike[str] | Iterable[FrameResult],
-) -> tuple[dict[int, Poses], int | None]:
-    """The poses per frame index, and how many frames the predictions describe (None: unknown)."""
+) -> tuple[dict[int, Poses], int | None, PtSequence | None]:
+    """The poses per frame index, how many frames the predictions describe (None: unknown), and the
+    PoseTrack sequence they were read from (None: another format)."""
     if not isinstance(predictions, (str, os.PathLike)):
         results = list(predictions)
-        return {int(r.index): r.poses for r in results}, None
+        return {int(r.index): r.poses for r in results}, None, None
     path = Path(predictions)
     if not path.is_file():
         raise RenderError(f"{path}: no such predictions file")
     data = load_json(path)
     if isinstance(data, dict) and "tracks" in data:
         count = data.get("num_frames")
-        return _poses_from_track_export(data, path), count if isinstance(count, int) else None
+        return _poses_from_track_export(data, path), count if isinstance(count, int) else None, None
     if isinstance(data, dict) and ("annolist" in data or "annotations" in data):
         seq = read_sequence(path)
-        return {i: _poses_from_people(f.people) for i, f in enumerate(seq.frames) if f.people}, len(seq.frames)
+        poses = {i: _poses_from_people(f.people) for i, f in enumerate(seq.frames) if f.people}
+        return poses, len(seq.frames), seq
     raise RenderError(f"{path}: neither a per-track export ('tracks') nor a PoseTrack 2017/2018 json")
 
 
 def load_gt(gt: str | os.PathLike[str] | PtSequence) -> dict[int, list[Person]]:
     """Ground-truth people per frame index from a PoseTrack annotation (file or read sequence)."""
-    if not isinstance(gt, PtSequence):
-        path = Path(gt)
-        if not path.is_file():
-            raise RenderError(f"{path}: ground-truth annotation not found")
-        gt = read_sequence(path)
-    return {i: f.people for i, f in enumerate(gt.frames) if f.people}
+    return _people(_gt_sequence(gt))
+
+
+def _gt_sequence(gt: str | os.PathLike[str] | PtSequence) -> PtSequence:
+    if isinstance(gt, PtSequence):
+        return gt
+    path = Path(gt)
+    if not path.is_file():
+        raise RenderError(f"{path}: ground-truth annotation not found")
+    return read_sequence(path)
+
+
+def _people(seq: PtSequence) -> dict[int, list[Person]]:
+    return {i: f.people for i, f in enumerate(seq.frames) if f.people}
 
 
 # ----------------------------------------------------------------------------- contact sheet
@@ -273,17 +283,10 @@ def render_video(
         )
 
 
-def _check_belongs(src: object, file: object, what: str) -> None:
-    """A PoseTrack file drawn on an image list must name some of its images (else it is another
-    sequence's, drawn by position on the wrong frames); on a video its frame count must match."""
-    if not isinstance(file, (str, os.PathLike)):
-        return
-    data = load_json(file) if Path(file).is_file() else None
-    if not (isinstance(data, dict) and ("annolist" in data or "annotations" in data)):
-        return
-    try:
-        seq = read_sequence(file)  # only its image names and frame count (the drawing reads it as it must)
-    except ValueError:
+def _check_belongs(src: object, seq: PtSequence | None, file: object, what: str) -> None:
+    """A PoseTrack sequence drawn on an image list must name some of its images (else it is another
+    sequence's, drawn by position on the wrong frames); a ground truth on a video has its frame count."""
+    if seq is None:
         return
     names = {Path(f.image).name for f in seq.frames if f.image}
     if isinstance(src, ImageListSource) and names and not names & {Path(n).name for n in src.names}:
@@ -330,13 +333,13 @@ def _render(
         raise RenderError(f"trail must be 0 or more frames, got {trail}")
     if not math.isfinite(joint_threshold):
         raise RenderError(f"joint threshold must be a number, got {joint_threshold}")
-    predictions, described = _read_predictions(results_or_tracks)
-    gt_people = load_gt(gt) if gt is not None else {}
+    predictions, described, pred_seq = _read_predictions(results_or_tracks)
+    gt_seq = _gt_sequence(gt) if gt is not None else None
+    gt_people = _people(gt_seq) if gt_seq is not None else {}
     # 2. source and encoder
     src = open_source(source, images_root)
-    _check_belongs(src, results_or_tracks, "predictions")
-    if gt is not None:
-        _check_belongs(src, gt, "--gt")
+    _check_belongs(src, pred_seq, results_or_tracks, "predictions")
+    _check_belongs(src, gt_seq, gt, "--gt")
     width, height = src.width, src.height
     trails = TrailState(trail)
     picks = set(sheet_indices(len(src), sheet_frames)) if contact_sheet else set()
@@ -349,10 +352,8 @@ def _render(
     ):
         for frame in src:  # 3. per frame
             image = frame.image
-            if image is None:
+            if image is None:  # (a frame of another size is refused by the source: never resized)
                 image = np.zeros((height, width, 3), np.uint8)
-            elif image.shape[:2] != (height, width):
-                image = cv2.resize(image, (width, height))
             people = gt_people.get(frame.index)
             if people:
                 draw_gt(image, people)

@@ -211,5 +211,10 @@ def config_from_args(args: argparse.Namespace) -> TrackConfig:
         track_score=args.track_score,
         min_box_score=args.min_box_score,
         min_joint_score=args.min_joint_score,
-        formats=tuple(FORMATS) if args.format == "both" else (args.format,),
+        formats=formats_of(args.format),
     )
+
+
+def formats_of(option: str) -> tuple[str, ...]:
+    """The PoseTrack formats ``--format`` names (``both``: 2017 and 2018)."""
+    return tuple(FORMATS) if option == "both" else (option,)
