@@ -125,10 +125,13 @@ def lively_weights(model: nn.Module, input_size: tuple[int, int] = (128, 96), se
     """Give ``model`` (in place) random weights whose heatmaps are far from zero: freshly
     initialised HRNet outputs about 1e-16, which hides any numerical difference. The BatchNorm
     statistics are those of a random batch (each BN then normalises), gamma/beta are randomised
-    and the final layer scaled so that the heatmaps span about -1..1."""
+    and the final layer scaled so that the heatmaps span about -1..1. Every weight is drawn from
+    ``seed``: the result does not depend on the global random state (nor on which tests ran before)."""
     gen = torch.Generator().manual_seed(seed)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
+        for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
+            conv.weight.normal_(0.0, 0.001, generator=gen)  # the official init, from ``seed`` alone
         for bn in bns:
             bn.momentum = None  # running statistics = the batch's
             bn.weight.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
