@@ -130,9 +130,12 @@ def evaluate(
     ``gt_dir`` holds one json per sequence (2017 or 2018 format); ``pred_dir`` holds files of
     the same names (a single GT file and a single prediction file also work). Returns
     ``{"ap": {group: %}, "mota": {group: %}, "motp"/"precision"/"recall": {"total": %},
+    "idf1": {group: %}, "idp"/"idr": {"total": %}, "id_switches": {"total": n},
     "per_joint": {...15 values in poseval joint order...}, "counts": {...},
     "num_sequences", "num_frames", "missing_predictions"}`` plus ``"sequences": {name: ...}``
-    when ``per_sequence``. Undefined values are NaN.
+    when ``per_sequence``. Undefined values are NaN. The identity keys are not poseval's: IDF1,
+    IDP and IDR of ``motmetrics`` over poseval's per-joint accumulator inputs (see
+    :func:`format_identity_table`), and the ID switches summed over joints.
     """
     with gc_paused():
         gts, prs, missing = load_pairs(gt_dir, pred_dir, allow_missing)
@@ -183,6 +186,23 @@ def format_tables(result: dict[str, Any]) -> str:
     )
 
 
+IDENTITY_TITLE = "Identity metrics (not poseval: IDF1 of py-motmetrics over poseval's per-joint matching):"
+
+
+def format_identity_table(result: dict[str, Any]) -> str:
+    """A third table beside poseval's two, in their style: IDF1 per group (each joint's IDF1 from one
+    global id mapping per sequence), IDP and IDR totals and the ID switches summed over joints."""
+    labels = ["Head", "Shou", "Elb ", "Wri ", "Hip ", "Knee", "Ankl", "Total"]
+    header = (
+        "&" + " IDF1 &" * 8 + " IDP  &" + " IDR  &" + " IDsw \\\\\n"
+        "&" + "".join(f" {name} &" for name in labels[:-1]) + " Total&" * 3 + " Total\\\\"
+    )
+    cells = [_cell(result["idf1"][k]) for k in GROUP_ORDER]
+    cells += [_cell(result["idp"]["total"]), _cell(result["idr"]["total"]), f"{result['id_switches']['total']:>5}"]
+    row = "&" + "".join(c + " &" for c in cells[:-1]) + cells[-1] + " \\\\"
+    return "\n".join([IDENTITY_TITLE, header, row])
+
+
 def to_jsonable(obj: Any) -> Any:
     """NaN/inf -> None, numpy scalars -> Python numbers, recursively."""
     if isinstance(obj, dict):
@@ -203,7 +223,8 @@ def run_eval_cli(
     per_sequence: bool = False,
     allow_missing: bool = False,
 ) -> int:
-    """``hrtrack eval``: evaluate, print the tables, optionally write the json; returns 0.
+    """``hrtrack eval``: evaluate, print poseval's tables and the identity table, optionally write the
+    json; returns 0.
 
     Input problems raise :class:`PoseTrackError` (a ``ValueError``) with a one-line message."""
     _refuse_gt_as_predictions(Path(gt), Path(pred))
@@ -216,9 +237,14 @@ def run_eval_cli(
             file=sys.stderr,
         )
     print(format_tables(result))
+    print()
+    print(format_identity_table(result))
     if per_sequence:
         for name, r in result["sequences"].items():
-            print(f"{name}: AP {_cell(r['ap']['total']).strip()}  MOTA {_cell(r['mota']['total']).strip()}")
+            print(
+                f"{name}: AP {_cell(r['ap']['total']).strip()}  MOTA {_cell(r['mota']['total']).strip()}"
+                f"  IDF1 {_cell(r['idf1']['total']).strip()}"
+            )
     if json_out is not None:
         atomic_write_json(to_jsonable(result), json_out)
     return 0

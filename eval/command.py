@@ -13,9 +13,11 @@ from pose.options import (
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="PoseTrack mAP and MOTA (official poseval semantics)",
+        help="PoseTrack mAP and MOTA (official poseval semantics), plus IDF1",
         description="Score PoseTrack predictions against ground truth: per-sequence json files matched "
-        "by name (2017 annolist or 2018 COCO-like, in any combination).",
+        "by name (2017 annolist or 2018 COCO-like, in any combination). Prints poseval's AP and MOT tables, "
+        "then an identity table that is not poseval's (IDF1 / IDP / IDR of py-motmetrics over poseval's "
+        "per-joint matching, ID switches).",
     )
     p.add_argument(
         "--gt", required=True, type=existing(), help="folder (or one file) of ground-truth sequence json files"

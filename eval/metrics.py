@@ -7,7 +7,9 @@
 * :class:`MotCounter` - the event rules of ``motmetrics.MOTAccumulator.update`` (1.4),
   counted directly instead of stored in pandas frames (tests prove the counts equal); frames
   whose candidate pairs are disjoint (the usual case) take a short path without any solver.
-* :func:`compute_metrics` - AP per joint and MOTA / MOTP / precision / recall per joint.
+* :class:`IdentityCounter` - IDTP / IDFP / IDFN of ``motmetrics``' ID measures (IDF1), fed with
+  the same per-frame inputs as :class:`MotCounter`.
+* :func:`compute_metrics` - AP per joint and MOTA / MOTP / precision / recall / IDF1 per joint.
 
 Everything works on the 15 poseval joints (see :mod:`eval.posetrack`).
 """
@@ -414,6 +416,90 @@ class MotCounter:
         self._res_m[h] = o
 
 
+@dataclass
+class IdentityCounter:
+    """Identity counts (IDF1, Ristani et al. 2016) with the semantics of ``motmetrics``' ID measures
+    (1.4, ``id_global_assignment``), fed with the same frames as :class:`MotCounter`.
+
+    ``objects`` / ``hypotheses`` count the id occurrences over all frames; ``_tp`` counts, per
+    (object id, hypothesis id), the frames where the pair has a finite distance. IDTP is the
+    largest sum of those counts over one-to-one id mappings (motmetrics minimises IDFP + IDFN,
+    which is ``objects + hypotheses - 2 * IDTP``: the same optimum). The per-id occurrence counts
+    do not enter the optimum, so only their totals are kept: frames without pairs (poseval's dummy
+    frames included) only add to the totals, whatever their ids.
+    """
+
+    objects: int = 0
+    hypotheses: int = 0
+    frames: int = 0
+    _tp: dict = field(default_factory=dict)  # (oid, hid) -> frames with a finite distance
+    _idtp: int | None = field(default=None, repr=False)  # cached global assignment
+
+    def update(self, oids: np.ndarray, hids: np.ndarray, dists: np.ndarray) -> None:
+        """One frame: GT ids, hypothesis ids and their (len(oids), len(hids)) distances (NaN: no pair).
+
+        Ids must be unique within the frame (the loaders guarantee it)."""
+        oids = np.asarray(oids).tolist()
+        hids = np.asarray(hids).tolist()
+        dl = np.asarray(dists, dtype=float).reshape(len(oids), len(hids)).tolist()
+        pairs = [(i, j, v) for i, row in enumerate(dl) for j, v in enumerate(row) if isfinite(v)]
+        self.update_pairs(oids, hids, pairs)
+
+    def update_pairs(self, oids: list, hids: list, pairs: list[tuple[int, int, float]]) -> None:
+        """:meth:`update` with the finite entries of the distance matrix given as (row, column, distance)."""
+        self.update_frame(len(oids), len(hids), [(i, j, v, oids[i], hids[j]) for i, j, v in pairs])
+
+    def update_frame(self, no: int, nh: int, pairs: list[tuple[int, int, float, int, int]]) -> None:
+        """One frame as the numbers of objects and hypotheses and the finite entries of the distance
+        matrix as (row, column, distance, object id, hypothesis id), as :meth:`MotCounter.update_frame`."""
+        self.frames += 1
+        self.objects += no
+        self.hypotheses += nh
+        if pairs:
+            tp = self._tp
+            for _, _, _, o, h in pairs:
+                tp[o, h] = tp.get((o, h), 0) + 1
+            self._idtp = None
+
+    @property
+    def idtp(self) -> int:
+        """Identity true positives: co-occurrences kept by the best one-to-one id mapping."""
+        if self._idtp is None:
+            self._idtp = _max_cooccurrence(self._tp)
+        return self._idtp
+
+    @property
+    def idfp(self) -> int:
+        """Identity false positives: hypothesis occurrences not covered by the mapping."""
+        return self.hypotheses - self.idtp
+
+    @property
+    def idfn(self) -> int:
+        """Identity false negatives: object occurrences not covered by the mapping."""
+        return self.objects - self.idtp
+
+    @property
+    def idf1(self) -> float:
+        """2 IDTP / (2 IDTP + IDFP + IDFN) as a fraction; NaN without any id occurrence."""
+        total = self.objects + self.hypotheses
+        return 2 * self.idtp / total if total else float("nan")
+
+
+def _max_cooccurrence(tp: dict) -> int:
+    """The largest sum of ``tp[(o, h)]`` over one-to-one mappings of object ids to hypothesis ids."""
+    if not tp:
+        return 0
+    oids = {o: k for k, o in enumerate({o for o, _ in tp})}
+    hids = {h: k for k, h in enumerate({h for _, h in tp})}
+    if len(oids) == len(hids) == len(tp):  # every id in one pair only (the usual case): take them all
+        return int(sum(tp.values()))
+    counts = np.zeros((len(oids), len(hids)), np.int64)
+    for (o, h), n in tp.items():
+        counts[oids[o], hids[h]] = n
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return int(counts[rows, cols].sum())
+
+
 def mot_inputs(f: FrameData, a: FrameAssignment, joint: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """poseval's per-joint accumulator input of a frame: GT ids and predicted ids having the joint,
     and the PCKh distance of pairs within the threshold (NaN elsewhere). Frames without GT or
@@ -448,12 +534,15 @@ class _MotFrame:
         ):
             self.pairs[q[0]].append(q[1:])
 
-    def update(self, counter: MotCounter, j: int) -> None:
-        """Feed joint ``j`` of this frame to ``counter``."""
-        if self.dummy:
-            counter.update_frame(1, 1, [])
+    def update(self, counters: tuple[MotCounter | IdentityCounter, ...], j: int) -> None:
+        """Feed joint ``j`` of this frame to each of ``counters`` (the same inputs for all)."""
+        if self.dummy:  # poseval's dummy ids never have a finite distance: only the totals count
+            for counter in counters:
+                counter.update_frame(1, 1, [])
         else:
-            counter.update_frame(self.n_gt[j], self.n_pr[j], self.pairs[j])
+            no, nh, pairs = self.n_gt[j], self.n_pr[j], self.pairs[j]
+            for counter in counters:
+                counter.update_frame(no, nh, pairs)
 
     def joint(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """GT ids, predicted ids and the dense (n_gt, n_pred) distance matrix (NaN: no pair) of joint ``j``."""
@@ -483,6 +572,9 @@ class JointCounts:
     objects: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, np.int64))
     detections: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, np.int64))
     sum_d: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS))
+    idtp: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, np.int64))
+    idfp: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, np.int64))
+    idfn: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, np.int64))
 
 
 def _mean_finite(v: np.ndarray) -> float:
@@ -498,7 +590,10 @@ def _group(values: np.ndarray) -> dict[str, float]:
 
 
 def counts_for(frames: list[FrameData]) -> JointCounts:
-    """Accumulate AP detections and MOT counts over cleaned frames (several sequences allowed)."""
+    """Accumulate AP detections, MOT and identity counts over cleaned frames (several sequences allowed).
+
+    Identity counts are summed over sequences, each with its own global id mapping: the same as
+    one ``motmetrics`` accumulator over all sequences, whose ids are unique per sequence."""
     c = JointCounts()
     by_seq: dict[int, list[int]] = {}
     assignments = [assign_frame(f) for f in frames]
@@ -515,23 +610,30 @@ def counts_for(frames: list[FrameData]) -> JointCounts:
                 c.ap_scores[j].append(scores[has, j])
                 c.ap_labels[j].append(labels[has, j])
     for ks in by_seq.values():
-        counters = [MotCounter() for _ in range(NUM_JOINTS)]
+        counters = [(MotCounter(), IdentityCounter()) for _ in range(NUM_JOINTS)]
         for k in ks[:-1]:  # the last (labelled) frame of every sequence is not scored
             mf = _MotFrame(frames[k], assignments[k])
             for j in range(NUM_JOINTS):
                 mf.update(counters[j], j)
-        for j, mc in enumerate(counters):
+        for j, (mc, ic) in enumerate(counters):
             c.misses[j] += mc.misses
             c.switches[j] += mc.switches
             c.false_positives[j] += mc.false_positives
             c.objects[j] += mc.objects
             c.detections[j] += mc.detections
             c.sum_d[j] += mc.sum_d_events
+            idtp = ic.idtp
+            c.idtp[j] += idtp
+            c.idfp[j] += ic.hypotheses - idtp
+            c.idfn[j] += ic.objects - idtp
     return c
 
 
 def metrics_from_counts(c: JointCounts) -> dict:
-    """Final numbers (percent) from the sums, with poseval's conventions for empty cases."""
+    """Final numbers (percent) from the sums, with poseval's conventions for empty cases.
+
+    IDF1 / IDP / IDR (not poseval) are per joint like MOTA; a joint without GT objects has NaN
+    IDF1 and IDR (like its MOTA), one without predictions NaN IDP."""
     ap = np.array(
         [
             average_precision(
@@ -549,18 +651,29 @@ def metrics_from_counts(c: JointCounts) -> dict:
         total_det = c.detections + c.false_positives
         precision = 100 * c.detections / np.where(total_det > 0, total_det, np.nan)
         recall = 100 * c.detections / objects
+        idf1 = 100 * 2 * c.idtp / np.where(c.objects > 0, 2 * c.idtp + c.idfp + c.idfn, np.nan)
+        id_pred = c.idtp + c.idfp
+        idp = 100 * c.idtp / np.where(id_pred > 0, id_pred, np.nan)
+        idr = 100 * c.idtp / objects
     return {
         "ap": _group(ap),
         "mota": _group(mota),
         "motp": {"total": _mean_finite(motp)},
         "precision": {"total": _mean_finite(precision)},
         "recall": {"total": _mean_finite(recall)},
+        "idf1": _group(idf1),
+        "idp": {"total": _mean_finite(idp)},
+        "idr": {"total": _mean_finite(idr)},
+        "id_switches": {"total": int(c.switches.sum())},
         "per_joint": {
             "ap": ap.tolist(),
             "mota": mota.tolist(),
             "motp": motp.tolist(),
             "precision": precision.tolist(),
             "recall": recall.tolist(),
+            "idf1": idf1.tolist(),
+            "idp": idp.tolist(),
+            "idr": idr.tolist(),
         },
         "counts": {
             "gt_joints": c.n_gt.astype(int).tolist(),
@@ -569,10 +682,13 @@ def metrics_from_counts(c: JointCounts) -> dict:
             "false_positives": c.false_positives.tolist(),
             "objects": c.objects.tolist(),
             "detections": c.detections.tolist(),
+            "idtp": c.idtp.tolist(),
+            "idfp": c.idfp.tolist(),
+            "idfn": c.idfn.tolist(),
         },
     }
 
 
 def compute_metrics(frames: list[FrameData]) -> dict:
-    """AP and MOT metrics over cleaned frames (see :func:`prepare_frames`)."""
+    """AP, MOT and identity metrics over cleaned frames (see :func:`prepare_frames`)."""
     return metrics_from_counts(counts_for(frames))

@@ -52,6 +52,7 @@ def test_demo_tracks_a_held_out_clip(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["demo", "--out", str(out), "--frames", "40", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "mAP" in printed and "MOTA" in printed
+    assert printed.index("Multiple Object Tracking (MOT) metrics:") < printed.index("Identity metrics (not poseval")
     name = "000001_synth"
     assert frame_count(out / "annotated.mp4") == 40
     for fmt in ("posetrack17", "posetrack18", "tracks"):
@@ -72,8 +73,9 @@ def test_bench_synth_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     rows = json.loads(table.read_text())["rows"]
     assert len(rows) == len(BENCH_SETTINGS)
     assert printed.count("\n| ") == len(BENCH_SETTINGS) + 1  # header + one line per setting
+    assert "| mAP | MOTA | IDF1 | ID switches |" in printed
     for row in rows:
-        assert math.isfinite(row["mAP"]) and math.isfinite(row["MOTA"])
+        assert math.isfinite(row["mAP"]) and math.isfinite(row["MOTA"]) and 0 <= row["IDF1"] <= 100
         assert isinstance(row["switches"], int) and row["switches"] >= 0
     assert len({(r["boxes"], r["association"]) for r in rows}) == len(rows)  # every variant has its own row
     gt_flow = rows[0]

@@ -231,7 +231,8 @@ class Tracker:
     ) -> Iterator[FrameResult]:
         self.timer = timer = StageTimer()
         flow = self.flow
-        stream = track(frames, detector, self.estimator, flow, self._new_tracker(), self._pipeline(flow), timer)
+        tracker, pipeline = self._new_tracker(frames.fps), self._pipeline(flow)
+        stream = track(frames, detector, self.estimator, flow, tracker, pipeline, timer)
         bar = tqdm(total=len(frames) or None, unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
         try:
             for _, result in stream:
@@ -293,7 +294,7 @@ class Tracker:
         summary = TrackSummary()
         timer = self.timer = summary.timer
         flow = self.flow
-        tracker, pipeline = self._new_tracker(), self._pipeline(flow)
+        tracker, pipeline = self._new_tracker(frames.fps), self._pipeline(flow)
         bar = tqdm(total=len(frames) or None, unit="frame", disable=not progress, desc=name, dynamic_ncols=True)
         start = time.perf_counter()
         writing: ResultSink | None = None  # the sink being written (a write error names its output)
@@ -377,13 +378,15 @@ class Tracker:
             self._made_detector = (spec, make_detector(spec, self.config.det_threshold, self.config.det_size))
         return self._made_detector[1]
 
-    def _new_tracker(self) -> FlowTracker:
-        """A fresh association memory (one per source)."""
+    def _new_tracker(self, fps: float) -> FlowTracker:
+        """A fresh association memory (one per source; ``fps`` turns the track buffer into frames)."""
         c = self.config
         return FlowTracker(
             FlowTrackConfig(
                 assoc=c.assoc,
                 queue_length=c.queue,
+                track_buffer=c.track_buffer,
+                fps=fps,
                 two_stage=c.two_stage,
                 merge_propagated=c.merge,
                 new_track_score=c.track_score,

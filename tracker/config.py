@@ -44,9 +44,10 @@ class TrackConfig:
     Frames: images_root (of an annotation's image names), start, frames (None: to the end).
     Pipeline: propagate (flow-propagated boxes), box_nms (IoU unifying boxes), pose_nms (OKS after
       estimation, None: off), ahead (frames decoded, detected and flowed in threads ahead).
-    Association (FlowTrack): assoc (flow-oks, oks, iou), queue (frames a lost track is kept),
-      two_stage (confident poses first), merge (a propagated pose and a detection of one person
-      folded), track_score (person score that starts a track).
+    Association (FlowTrack): assoc (flow-oks, oks, iou), queue (frames of past poses flow-OKS
+      uses), track_buffer (seconds a lost track waits for re-identification; 0: none), two_stage
+      (confident poses first), merge (a propagated pose and a detection of one person folded),
+      track_score (person score that starts a track).
     PoseTrack files: min_box_score and min_joint_score (what is written), formats.
     """
 
@@ -74,6 +75,7 @@ class TrackConfig:
     ahead: int = 4
     assoc: str = "flow-oks"
     queue: int = 5
+    track_buffer: float = 2.0
     two_stage: bool = True
     merge: bool = True
     track_score: float = 0.45
@@ -137,6 +139,7 @@ CHECKS = {
     "pose_nms": ("--pose-nms", PROBABILITY),
     "ahead": ("--ahead", number(int, 0, 64)),
     "queue": ("--queue", number(int, 1, 10000)),
+    "track_buffer": ("--track-buffer", number(float, 0.0, 3600.0)),
     "track_score": ("--track-score", PROBABILITY),
     "min_box_score": ("--min-box-score", PROBABILITY),
     "min_joint_score": ("--min-joint-score", PROBABILITY),

@@ -462,10 +462,12 @@ def format_table(reports: list[Report]) -> str:
 
 def evaluate_results(args: argparse.Namespace) -> None:
     """``--eval GT_DIR``: the PoseTrack tables of the results against the ground truth."""
-    from eval.api import evaluate, format_tables, warn_unscored
+    from eval.api import evaluate, format_identity_table, format_tables, warn_unscored
 
     fmt = "posetrack17" if args.format in ("both", "posetrack17") else "posetrack18"
     result = evaluate(args.eval, Path(args.out) / fmt)
     warn_unscored(args.eval, Path(args.out) / fmt)
     print(f"PoseTrack evaluation of {Path(args.out) / fmt} against {args.eval}:")
     print(format_tables(result))
+    print()
+    print(format_identity_table(result))

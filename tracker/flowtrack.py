@@ -55,6 +55,7 @@ from flow.base import move_points
 from pose.errors import HrtrackError
 from pose.oks import oks_matrix
 from pose.poses import DETECTED, PROPAGATED, Poses, box_areas, box_iou
+from tracker.appearance import appearance_similarity, embed
 
 #: ``similarity(new, remembered, config) -> (N, M)``: how well each new pose continues each remembered one.
 Similarity = Callable[[Poses, Poses, "FlowTrackConfig"], np.ndarray]
@@ -128,12 +129,23 @@ class FlowTrackConfig:
     merge_propagated: bool = True
     merge_oks: float = 0.5
     new_track_score: float = 0.45
+    track_buffer: float = 2.0
+    fps: float = 25.0
+    reid_score: float = 0.5
+    reid_similarity: float = 0.6
 
     def __post_init__(self) -> None:
         if self.assoc not in ASSOCIATIONS:
             raise HrtrackError(f"unknown association {self.assoc!r}: use " + ", ".join(ASSOCIATIONS))
         if self.queue_length < 1:
             raise HrtrackError(f"queue_length must be >= 1, got {self.queue_length}")
+        if not (self.track_buffer >= 0 and self.fps > 0):
+            raise HrtrackError(f"track_buffer must be >= 0 and fps > 0, got {self.track_buffer} and {self.fps}")
+
+    @property
+    def buffer_frames(self) -> int:
+        """``track_buffer`` seconds in frames (0: no lost tracks, no re-identification)."""
+        return round(self.track_buffer * self.fps)
 
 
 def keypoint_boxes(keypoints: np.ndarray, threshold: float, enlarge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -176,15 +188,23 @@ def greedy_match(similarity: np.ndarray, min_similarity: float) -> list[tuple[in
 @dataclass
 class Track:
     """One identity: its id and its remembered poses, one row per frame it was seen in (``frames``,
-    newest last), moved by the flow into the current frame."""
+    newest last, at most ``queue_length``), moved by the flow into the current frame.
+
+    For re-identification while it is lost: ``last_seen`` (frame), ``anchor`` (the image position
+    where it was last seen, moved with the camera since), ``velocity`` (its own motion in pixels per
+    frame, camera motion removed), ``height`` (of its last box) and ``looks`` / ``looks_valid``
+    (its running colour embedding, :mod:`tracker.appearance`; ``looks_seen`` observations)."""
 
     track_id: int
     memory: Poses
     frames: list[int] = field(default_factory=list)
-
-    @property
-    def last_seen(self) -> int:
-        return self.frames[-1]
+    last_seen: int = -1
+    anchor: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    height: float = 0.0
+    looks: np.ndarray | None = None
+    looks_valid: np.ndarray | None = None
+    looks_seen: int = 0
 
 
 def _moved(poses: Poses, flow: np.ndarray) -> Poses:
@@ -214,6 +234,30 @@ def merge_propagated(poses: Poses, threshold: float, min_score: float) -> Poses:
     return poses.with_(source_track=source_track)[~drop]
 
 
+def camera_motion(flow: np.ndarray | None) -> np.ndarray:
+    """The camera's motion between two frames: the median flow over a grid every 8 pixels (the
+    background dominates most frames); zero without a flow."""
+    if flow is None:
+        return np.zeros(2)
+    return np.median(flow[::8, ::8].reshape(-1, 2), axis=0).astype(np.float64)
+
+
+def pose_centres(poses: Poses, threshold: float) -> np.ndarray:
+    """``(N, 2)`` where each pose is: the mean of its confident shoulders and hips when it has two
+    of them (steadier than a detector's box), else of its confident joints, else its box centre."""
+    centres = (poses.boxes[:, :2] + poses.boxes[:, 2:]) / 2
+    if poses.keypoints is None or not len(poses):
+        return centres.astype(np.float64)
+    kp = poses.keypoints
+    ok = kp[..., 2] > threshold
+    torso = np.zeros(kp.shape[1], bool)
+    torso[[5, 6, 11, 12]] = True
+    use = np.where((ok & torso).sum(1, keepdims=True) >= 2, ok & torso, ok)
+    count = use.sum(1)
+    mean = (kp[..., :2] * use[..., None]).sum(1) / np.maximum(count, 1)[:, None]
+    return np.where(count[:, None] > 0, mean, centres).astype(np.float64)
+
+
 class FlowTracker:
     """Track identities of pose estimates across frames (see the module docstring)."""
 
@@ -222,6 +266,7 @@ class FlowTracker:
         self.association = ASSOCIATIONS[self.config.assoc]
         self.similarity_fn = similarity or self.association.similarity
         self.max_age = self.config.queue_length if self.association.uses_queue else 1
+        self.buffer = self.config.buffer_frames  # frames a lost track waits for re-identification
         self.tracks: list[Track] = []
         self.frame = -1  # index of the current frame (advanced by update and skip)
         self._last_update = -1  # the last frame that had poses to associate
@@ -236,13 +281,26 @@ class FlowTracker:
         """Move the remembered poses by the flow from the previous frame to the current one.
 
         ``flow`` None (no previous frame) leaves them where they were. The ``oks`` and ``iou``
-        baselines compare with unmoved poses, so they are not moved.
+        baselines compare with unmoved poses, so they are not moved. With a track buffer, a track
+        not seen in the previous frame moves by its own predicted motion (its velocity plus the
+        camera's), not by the flow at its joints: that flow is of whoever stands in front of it.
         """
         self._flow = flow
+        cam = camera_motion(flow)
+        for track in self.tracks:
+            track.anchor = track.anchor + cam
         if flow is None or not self.association.moves_with_flow:
             return
         for track in self.tracks:
             old = track.memory
+            if not len(old):
+                continue
+            if self.buffer and track.last_seen < self.frame:  # lost: its own motion
+                shift = np.broadcast_to(cam + track.velocity, (len(old), 2))
+                kp = old.keypoints.copy()
+                kp[..., :2] += shift[:, None, :].astype(np.float32)
+                track.memory = old.with_(keypoints=kp, boxes=old.boxes + np.tile(shift, 2).astype(np.float32))
+                continue
             moved = _moved(old, flow)
             # the estimation box moves by the mean motion of the pose's confident joints
             used = old.keypoints[..., 2] > self.config.joint_threshold
@@ -257,7 +315,7 @@ class FlowTracker:
         give no box; the candidate's score is the pose's person score."""
         cfg = self.config
         flow = self._flow
-        recent = [t for t in self.tracks if t.last_seen == self._last_update]
+        recent = [t for t in self.tracks if t.last_seen == self._last_update and len(t.memory)]
         if flow is None or not recent:
             return Poses()
         last = Poses.merge([t.memory[[len(t.memory) - 1]] for t in recent])
@@ -287,16 +345,17 @@ class FlowTracker:
         self.frame += 1
         self._expire()
 
-    def update(self, poses: Poses) -> Poses:
+    def update(self, poses: Poses, image: np.ndarray | None = None) -> Poses:
         """The poses of the current frame with their track ids (steps 3 and 4 of the module
-        docstring); remembers them. Weak poses left unmatched are dropped (two-stage only)."""
+        docstring); remembers them. Weak poses left unmatched are dropped (two-stage only).
+        ``image`` (the frame, BGR) gives the poses' appearance for re-identification."""
         cfg = self.config
         self.frame += 1
         self._last_update = self.frame
         if cfg.merge_propagated and poses.keypoints is not None:
             poses = merge_propagated(poses, cfg.merge_oks, cfg.joint_threshold)
         ids = np.full(len(poses), -1, np.int64)
-        live = list(self.tracks)
+        live = [t for t in self.tracks if len(t.memory)]
         sim = self.similarity(poses, live)
         confident = poses.scores >= cfg.high_score if cfg.two_stage else np.ones(len(poses), bool)
         taken: set[int] = set()
@@ -305,6 +364,10 @@ class FlowTracker:
             for r, c in greedy_match(sim[np.ix_(rows, cols)], cfg.min_similarity):
                 ids[rows[r]] = live[cols[c]].track_id
                 taken.add(cols[c])
+        looks = None
+        if self.buffer and image is not None and poses.keypoints is not None:
+            looks = embed(image, poses.keypoints, cfg.joint_threshold)
+            self._reidentify(poses, ids, looks, image.shape[:2])
         if cfg.two_stage:  # a propagated pose is a copy of a track's person: it never starts another
             starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED)
         else:
@@ -312,27 +375,108 @@ class FlowTracker:
         for r in np.flatnonzero((ids < 0) & starts):  # stage c
             ids[r] = self._next_id
             self._next_id += 1
-        tracked = poses.with_(track_ids=ids)[ids >= 0]
-        self._remember(tracked)
+        kept = ids >= 0
+        tracked = poses.with_(track_ids=ids)[kept]
+        if looks is not None:
+            looks = (looks[0][kept], looks[1][kept])
+        self._remember(tracked, looks)
         return tracked
 
-    def _remember(self, tracked: Poses) -> None:
+    def _reidentify(
+        self, poses: Poses, ids: np.ndarray, looks: tuple[np.ndarray, np.ndarray], image_size: tuple[int, int]
+    ) -> None:
+        """Stage d: confident detected poses left unmatched take the id of a lost track (one not
+        matched in this frame, unseen for at most the buffer) that looks like them, where that
+        track's own motion predicts it and at its size. Fills ``ids`` in place."""
+        cfg = self.config
+        used = set(ids[ids >= 0].tolist())
+        lost = [t for t in self.tracks if t.track_id not in used and t.looks is not None and t.last_seen < self.frame]
+        rows = np.flatnonzero((ids < 0) & (poses.scores >= cfg.reid_score) & (poses.source == DETECTED))
+        if not lost or not len(rows):
+            return
+        app = appearance_similarity(
+            looks[0][rows],
+            looks[1][rows],
+            np.stack([t.looks for t in lost]),
+            np.stack([t.looks_valid for t in lost]),
+        )
+        gap = np.array([self.frame - t.last_seen for t in lost], np.float64)
+        predicted = np.stack([t.anchor + t.velocity * g for t, g in zip(lost, gap, strict=True)])
+        predicted = predicted.clip(0, (image_size[1], image_size[0]))  # one who walked out waits at the edge
+        heights = np.array([max(t.height, 1.0) for t in lost])
+        centres = pose_centres(poses[rows], cfg.joint_threshold)
+        dist = np.linalg.norm(centres[:, None] - predicted[None], axis=-1)
+        gate = heights * np.minimum(REID_GATE[0] + REID_GATE[1] * gap / cfg.fps, REID_GATE[2])
+        box_h = np.maximum(poses.boxes[rows, 3] - poses.boxes[rows, 1], 1.0)
+        scale = box_h[:, None] / heights[None]
+        ok = (app >= cfg.reid_similarity) & (dist <= gate) & (scale >= 1 / REID_SCALE) & (scale <= REID_SCALE)
+        score = np.where(ok, app * (1 - 0.5 * dist / gate), 0.0)
+        for r, c in greedy_match(score, 1e-6):
+            ids[rows[r]] = lost[c].track_id
+
+    def _remember(self, tracked: Poses, looks: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         by_id = {t.track_id: t for t in self.tracks}
+        centres = pose_centres(tracked, self.config.joint_threshold)
+        heights = tracked.boxes[:, 3] - tracked.boxes[:, 1]
+        clear = _unoverlapped(tracked.boxes) & (tracked.scores >= self.config.high_score)
         for i, tid in enumerate(tracked.track_ids.tolist()):
             row = tracked[[i]]  # a copy: the caller may change the returned arrays
             track = by_id.get(tid)
             if track is None:
-                self.tracks.append(Track(tid, row, [self.frame]))
+                track = Track(tid, row, [self.frame], anchor=centres[i])
+                self.tracks.append(track)
             else:
                 track.memory = Poses.merge([track.memory, row])
                 track.frames.append(self.frame)
+                gap = self.frame - track.last_seen
+                seen = (centres[i] - track.anchor) / gap  # its own motion since (the anchor moved with the camera)
+                track.velocity = track.velocity + VELOCITY_SMOOTHING * (seen - track.velocity)
+                track.anchor = centres[i]
+            track.last_seen = self.frame
+            track.height = float(heights[i])
+            if looks is not None and (clear[i] or track.looks is None):
+                _update_looks(track, looks[0][i], looks[1][i])
         self._expire()
 
     def _expire(self) -> None:
-        """Drop remembered poses older than ``max_age`` frames, and the tracks left without any."""
+        """Drop remembered poses older than ``max_age`` frames; a track ends when it has none left
+        and has not been seen for more than the buffer."""
         for track in self.tracks:
             keep = np.array([self.frame - f < self.max_age for f in track.frames], bool)
             if not keep.all():
                 track.memory = track.memory[keep]
                 track.frames = [f for f, k in zip(track.frames, keep, strict=True) if k]
-        self.tracks = [t for t in self.tracks if t.frames]
+        self.tracks = [t for t in self.tracks if t.frames or self.frame - t.last_seen <= self.buffer]
+
+
+#: Re-identification gates: the predicted position must be within (a + b * seconds lost, at most c)
+#: track heights; the box height within a factor of REID_SCALE of the track's.
+REID_GATE = (0.5, 1.0, 3.0)
+REID_SCALE = 1.5
+#: How fast a track's velocity follows what is seen (exponential smoothing per observation).
+VELOCITY_SMOOTHING = 0.3
+#: A track's colour embedding averages its first observations, then follows new ones at this rate.
+LOOKS_RATE = 0.1
+
+
+def _unoverlapped(boxes: np.ndarray, max_iou: float = 0.2) -> np.ndarray:
+    """Which boxes overlap no other box by more than ``max_iou`` (their pixels are their own)."""
+    if len(boxes) < 2:
+        return np.ones(len(boxes), bool)
+    iou = box_iou(boxes, boxes)
+    np.fill_diagonal(iou, 0.0)
+    return iou.max(1) <= max_iou
+
+
+def _update_looks(track: Track, looks: np.ndarray, valid: np.ndarray) -> None:
+    """Fold one observation into the track's colour embedding (per part, where it was seen)."""
+    if track.looks is None:
+        track.looks, track.looks_valid, track.looks_seen = looks.copy(), valid.copy(), 1
+        return
+    track.looks_seen += 1
+    rate = max(1.0 / track.looks_seen, LOOKS_RATE)
+    fresh = valid & ~track.looks_valid
+    both = valid & track.looks_valid
+    track.looks[fresh] = looks[fresh]
+    track.looks[both] += rate * (looks[both] - track.looks[both])
+    track.looks_valid = track.looks_valid | valid

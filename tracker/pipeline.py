@@ -171,7 +171,7 @@ def track(
                 poses = poses.nms(config.pose_nms)
             t = timer.add("pose", t)
 
-            tracked = tracker.update(poses)
+            tracked = tracker.update(poses, frame.image)
             result = FrameResult(frame.index, frame.name, frame.image_id, tracked, True, len(dets), n_prop)
             timer.add("associate", t)
             yield frame, result

@@ -98,7 +98,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--pose-nms", type=T["pose_nms"], default=D.pose_nms, help="OKS of the pose NMS after estimation (0.9; 0: off)"
     )
     p.add_argument(
-        "--queue", type=T["queue"], default=D.queue, help="frames a lost track is remembered (L_Q, default 5)"
+        "--queue",
+        type=T["queue"],
+        default=D.queue,
+        help="frames of a track's past poses that flow-OKS compares with (L_Q, default 5)",
+    )
+    p.add_argument(
+        "--track-buffer",
+        type=T["track_buffer"],
+        default=D.track_buffer,
+        metavar="SECONDS",
+        help=f"seconds a lost track waits to be re-identified by its looks and motion (default {D.track_buffer:g}; "
+        "0: a track ends after --queue frames unseen)",
     )
     p.add_argument(
         "--single-stage",
@@ -206,6 +217,7 @@ def config_from_args(args: argparse.Namespace) -> TrackConfig:
         ahead=args.ahead,
         assoc=args.assoc,
         queue=args.queue,
+        track_buffer=args.track_buffer,
         two_stage=not args.single_stage,
         merge=not args.no_merge,
         track_score=args.track_score,
