@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.api import evaluate, format_tables, to_jsonable
+from eval.api import evaluate, format_identity_table, format_tables, to_jsonable
 from pose import zoo
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.files import OutputPlan, atomic_write_json
 from tracker.api import Tracker, load_estimator
+from tracker.config import TrackConfig
 from tracker.pipeline import StageTimer
 from tracker.synth import SynthConfig, generate
 from tracker.video import annotation_source
@@ -73,6 +74,7 @@ class Setting:
     assoc: str = "flow-oks"
     two_stage: bool = True  # score-aware association (FlowTrackConfig.two_stage)
     merge: bool = True  # propagated and detected poses of one person folded (FlowTrackConfig.merge_propagated)
+    track_buffer: float = TrackConfig.track_buffer  # seconds a lost track waits for re-identification (0: none)
 
     @property
     def label(self) -> str:
@@ -83,15 +85,21 @@ class Setting:
     @property
     def association(self) -> str:
         """The association column: the similarity, and the variant when it is not the default."""
+        reid = (
+            ""
+            if self.track_buffer == TrackConfig.track_buffer
+            else (", no re-id" if self.track_buffer == 0 else f", buffer {self.track_buffer:g} s")
+        )
         if self.assoc != "flow-oks" or (self.two_stage and self.merge):
-            return self.assoc
+            return self.assoc + reid
         if not self.two_stage and not self.merge:
-            return "flow-oks, paper (1 stage, no merge)"
-        return "flow-oks, 1 stage" if not self.two_stage else "flow-oks, no merge"
+            return "flow-oks, paper (1 stage, no merge)" + reid
+        return ("flow-oks, 1 stage" if not self.two_stage else "flow-oks, no merge") + reid
 
     @property
     def slug(self) -> str:
         variant = ("" if self.two_stage else "-1stage") + ("" if self.merge else "-nomerge")
+        variant += "" if self.track_buffer == TrackConfig.track_buffer else f"-buffer{self.track_buffer:g}"
         return f"{self.boxes}-{'prop' if self.propagate else 'noprop'}-{self.assoc}{variant}"
 
 
@@ -123,6 +131,7 @@ def track_synth(
         assoc=setting.assoc,
         two_stage=setting.two_stage,
         merge=setting.merge,
+        track_buffer=setting.track_buffer,
     )
     timer = StageTimer()
     for name in names:
@@ -169,9 +178,11 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(timer.summary(), file=sys.stderr)
     print(format_tables(result))
+    print()
+    print(format_identity_table(result))
     print(
         f"demo: {args.frames} frames ({args.difficulty}, seed {args.seed}) in {seconds:.0f} s: "
-        f"mAP {result['ap']['total']:.1f}, MOTA {result['mota']['total']:.1f}"
+        f"mAP {result['ap']['total']:.1f}, MOTA {result['mota']['total']:.1f}, IDF1 {result['idf1']['total']:.1f}"
     )
     print(f"video {out / 'annotated.mp4'}, results {out / 'posetrack18'}, metrics {out / 'metrics.json'}")
     return 0

@@ -25,12 +25,25 @@ flow F(k-1 -> k):
    a. confident poses (person score >= ``high_score``, 0.5) are matched to the live tracks
       greedily, highest similarity first, one to one, at least ``min_similarity`` (0.2);
    b. the other poses are matched the same way to the tracks left over;
-   c. each detected pose left unmatched with a person score of at least ``new_track_score``
+   c. **re-identification** (with a track buffer, ``track_buffer`` seconds > 0): each detected
+      pose still unmatched with a person score of at least ``reid_score`` (0.5) may take the id of
+      a *lost* track: one not matched in this frame and not seen for at most the buffer. A pair
+      must pass three gates: the colour embedding (:mod:`tracker.appearance`) similarity is at
+      least ``reid_similarity`` (0.6); the pose is within (0.5 + 1.0 x seconds lost, at most 3)
+      track heights of where the track's own motion predicts it (its last position moved with
+      the camera, the median flow, plus its smoothed velocity times the frames lost, held inside
+      the image); its box height is within a factor 1.5 of the track's. Pairs are matched
+      greedily by similarity (discounted by distance), one to one;
+   d. each detected pose left unmatched with a person score of at least ``new_track_score``
       (0.45) starts a new track; a propagated pose never does (it is a copy of
       a track's person, and that track has its own match or none); any other pose left
       unmatched is dropped from the frame;
-   d. a track not seen for ``queue_length`` (5) frames ends. Frames count as they pass: frames
-      without people, and frames that could not be decoded, age the tracks too.
+   e. a track's remembered poses older than ``queue_length`` (5) frames are forgotten (flow-OKS
+      compares with the rest); a track with none left is lost, and ends once it has not been
+      seen for the buffer (without one: at once). Frames count as they pass: frames without
+      people, and frames that could not be decoded, age the tracks too. A track's colour
+      embedding is a running mean of its confident poses (person score >= 0.5) whose box
+      overlaps no other pose's (IoU <= 0.2), so an occluder's colours do not leak into it.
 
    Without ``two_stage`` every pose is matched in one greedy pass and every unmatched pose starts
    a track (the paper's FlowTrack).
@@ -281,9 +294,8 @@ class FlowTracker:
         """Move the remembered poses by the flow from the previous frame to the current one.
 
         ``flow`` None (no previous frame) leaves them where they were. The ``oks`` and ``iou``
-        baselines compare with unmoved poses, so they are not moved. With a track buffer, a track
-        not seen in the previous frame moves by its own predicted motion (its velocity plus the
-        camera's), not by the flow at its joints: that flow is of whoever stands in front of it.
+        baselines compare with unmoved poses, so they are not moved. Each track's anchor (where it
+        was last seen) moves with the camera, the median flow (:func:`camera_motion`).
         """
         self._flow = flow
         cam = camera_motion(flow)
@@ -294,12 +306,6 @@ class FlowTracker:
         for track in self.tracks:
             old = track.memory
             if not len(old):
-                continue
-            if self.buffer and track.last_seen < self.frame:  # lost: its own motion
-                shift = np.broadcast_to(cam + track.velocity, (len(old), 2))
-                kp = old.keypoints.copy()
-                kp[..., :2] += shift[:, None, :].astype(np.float32)
-                track.memory = old.with_(keypoints=kp, boxes=old.boxes + np.tile(shift, 2).astype(np.float32))
                 continue
             moved = _moved(old, flow)
             # the estimation box moves by the mean motion of the pose's confident joints

@@ -18,6 +18,8 @@ from pose.options import (
 
 DIFFICULTIES = ("easy", "medium", "hard")
 
+OCCLUSIONS = ("normal", "long")  # tracker.synth.config.OCCLUSIONS (not imported: options stay light)
+
 ASSOCIATIONS = ("flow-oks", "oks", "iou")
 
 LAYOUTS = ("coco", "posetrack18")
@@ -115,8 +117,11 @@ def det_size(text: str) -> int:
     return value
 
 
-def add_synth_set(p: argparse.ArgumentParser, sequences: int | None, frames: int, seed: int) -> None:
-    """Which synthetic set: ``--sequences``, ``--frames``, ``--seed``, ``--difficulty``."""
+def add_synth_set(
+    p: argparse.ArgumentParser, sequences: int | None, frames: int, seed: int, occlusion: bool = False
+) -> None:
+    """Which synthetic set: ``--sequences``, ``--frames``, ``--seed``, ``--difficulty`` and, with
+    ``occlusion``, ``--occlusion``."""
     if sequences is not None:
         p.add_argument(
             "--sequences", type=number(int, 1, 10000), default=sequences, help=f"sequences (default {sequences})"
@@ -126,3 +131,12 @@ def add_synth_set(p: argparse.ArgumentParser, sequences: int | None, frames: int
     )
     p.add_argument("--seed", type=number(int, 0, 2**63 - 1), default=seed, help=f"seed of the set (default {seed})")
     p.add_argument("--difficulty", default="medium", choices=DIFFICULTIES, help="default medium")
+    if occlusion:
+        p.add_argument(
+            "--occlusion",
+            default="normal",
+            choices=OCCLUSIONS,
+            help="long: 1-3 pillars, advertising columns or vans per video, and people scripted to vanish behind "
+            "them or out of the frame for 0.5-3 s and come back with the same track id, or to pass behind each "
+            "other, to measure how identities survive occlusions (default normal)",
+        )

@@ -183,7 +183,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     synth = kinds.add_parser(
         "synth", help="mAP/MOTA of the demo model on held-out synthetic sequences: GT boxes vs detections, flow"
     )
-    add_synth_set(synth, sequences=4, frames=60, seed=3000)
+    add_synth_set(synth, sequences=4, frames=60, seed=3000, occlusion=True)
     synth.add_argument(
         "--weights",
         type=existing("file"),

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "detections, so the whole pipeline can be run and scored without real data or a detector.",
     )
     p.add_argument("--out", default="out/synth", help="output folder (default out/synth)")
-    add_synth_set(p, sequences=3, frames=100, seed=0)
+    add_synth_set(p, sequences=3, frames=100, seed=0, occlusion=True)
     p.add_argument("--people", type=number(int, 1, 100), help="people per video (default by difficulty: 3/5/8)")
     p.add_argument("--size", type=frame_size, default=(640, 360), help="frame WIDTHxHEIGHT (default 640x360)")
     p.add_argument("--fps", type=number(float, 0.0, 1000.0, above=True), default=25.0, help="frame rate (default 25)")

@@ -7,8 +7,10 @@ other by depth. Each sequence is written as frames and/or an mp4, PoseTrack 2018
 COCO keypoints and simulated detections (COCO results), deterministically from a seed.
 
 Modules: :mod:`.body` (proportions, posture, kinematics, drawing), :mod:`.motion` (gaits and
-actor scripts), :mod:`.scene` (background, camera, rendering, visibility), :mod:`.config`
-(:class:`SynthConfig`, difficulty presets), :mod:`.generate` (files and the command line).
+actor scripts), :mod:`.scene` (background, camera, rendering, visibility), :mod:`.occlusion`
+(``--occlusion long``: static occluders, people scripted to vanish for 0.5-3 s and come back),
+:mod:`.config` (:class:`SynthConfig`, difficulty presets), :mod:`.generate` (files and the command
+line).
 """
 
 from __future__ import annotations

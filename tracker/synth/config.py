@@ -34,6 +34,11 @@ PRESETS: dict[str, dict[str, object]] = {
     },
 }
 
+#: Kinds of occlusion: the ordinary world, or one with static occluders and people scripted to be
+#: hidden behind them or out of the frame for 0.5-3 s, or to pass behind each other
+#: (:mod:`tracker.synth.occlusion`).
+OCCLUSIONS = ("normal", "long")
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -48,7 +53,11 @@ class SynthConfig:
     3 frames); ``det_fp``: false-positive boxes per frame; ``det_min_visible``: people with a
     smaller unoccluded share of their silhouette are never detected; ``det_tp_score`` /
     ``det_fp_score``: score ranges of true and false detections (the true score also falls with
-    occlusion); ``jpeg_quality`` of the frames."""
+    occlusion); ``jpeg_quality`` of the frames; ``occlusion``: "normal", or "long" for a set made
+    to test identities across long occlusions (1-3 static occluders per video and people scripted
+    to disappear behind them or out of the frame for 0.5-3 s and come back, or to pass behind each
+    other, see :mod:`tracker.synth.occlusion`; drawn from a generator of their own, so "normal" sets
+    are exactly as without the option)."""
 
     sequences: int = 3
     frames: int = 100
@@ -69,11 +78,14 @@ class SynthConfig:
     det_tp_score: tuple[float, float] = (0.6, 1.0)
     det_fp_score: tuple[float, float] = (0.05, 0.7)
     jpeg_quality: int = 95
+    occlusion: str = "normal"
 
     def resolved(self) -> SynthConfig:
         """A copy with every None field set from the difficulty preset; checks the values."""
         if self.difficulty not in PRESETS:
             raise HrtrackError(f"unknown difficulty {self.difficulty!r} (use {', '.join(PRESETS)})")
+        if self.occlusion not in OCCLUSIONS:
+            raise HrtrackError(f"unknown occlusion {self.occlusion!r} (use {', '.join(OCCLUSIONS)})")
         preset = PRESETS[self.difficulty]
         values = {f.name: preset[f.name] for f in fields(self) if getattr(self, f.name) is None and f.name in preset}
         if self.ignore_regions is None:

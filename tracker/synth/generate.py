@@ -8,7 +8,8 @@ Layout under the output folder, per sequence NAME (``000001_synth``, ...)::
     posetrack17/NAME.json          PoseTrack 2017 GT
     coco/NAME.json                 COCO keypoints (every frame; v=2 visible, 1 occluded, 0 outside)
     detections/NAME.json           simulated detector output, COCO results format
-    synth.json                     the resolved configuration and per-sequence counts
+    synth.json                     the resolved configuration (``occlusion`` included) and per-sequence
+                                   counts (and the occluders of a set with long occlusions)
 
 So ``hrtrack track OUT/posetrack17/NAME.json --images-root OUT --detector json:OUT/detections/NAME.json``
 runs the full pipeline and ``hrtrack eval OUT/posetrack17 PRED`` scores it.
@@ -23,9 +24,11 @@ false positives are person-shaped boxes away from everyone. The entries key fram
 (``image_id`` and ``file_name`` both hold the image's relative name), which is what
 :class:`tracker.detectors.precomputed.JsonDetections` looks up for PoseTrack image lists.
 
-Determinism: sequence i draws its scene from ``numpy.random.default_rng([seed, i, 0])`` and
-its detections from ``[seed, i, 1]``, so equal configs give byte-identical json and images, and
-detection settings never change the pictures.
+Determinism: sequence i draws its scene from ``numpy.random.default_rng([seed, i, 0])``, its
+detections from ``[seed, i, 1]`` and, with ``occlusion="long"``, its occluders and occlusion
+scripts from ``[seed, i, 2]`` (:mod:`tracker.synth.occlusion`), so equal configs give
+byte-identical json and images, detection settings never change the pictures, and a "normal"
+set is what it was before long occlusions existed.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from tracker.video import VideoSink
 
 from .body import COCO_NAMES, COCO_SKELETON, POINT_NAMES
 from .config import SynthConfig
+from .occlusion import add_long_occlusions
 from .scene import FrameTruth, PersonTruth, Scene, Stage, build_scene, render_frame
 
 #: For each of the 15 poseval joints, its row in the 19 body points.
@@ -71,7 +75,10 @@ def make_scene(config: SynthConfig, index: int) -> Scene:
     cfg = config.resolved()
     stage = Stage(cfg.width, cfg.height, margin_x=round(0.25 * cfg.width), margin_y=round(0.04 * cfg.height))
     rng = np.random.default_rng([cfg.seed, index, 0])
-    return build_scene(rng, stage, cfg.frames, int(cfg.people or 0), cfg.fps, cfg.motion)
+    scene = build_scene(rng, stage, cfg.frames, int(cfg.people or 0), cfg.fps, cfg.motion)
+    if cfg.occlusion == "long":
+        scene = add_long_occlusions(scene, np.random.default_rng([cfg.seed, index, 2]), cfg.fps, cfg.motion)
+    return scene
 
 
 def render_sequence(scene: Scene) -> Iterator[tuple[np.ndarray, FrameTruth]]:
@@ -368,6 +375,8 @@ def _write_set(cfg: SynthConfig, out: Path, names: list[str], plan: OutputPlan, 
                 "detections": asdict(stats),
             }
         )
+        if cfg.occlusion != "normal":
+            summary[-1]["occluders"] = [o.kind for o in scene.occluders]
     bar.close()
     atomic_write_json(
         {"generator": "hrtrack synth", "config": asdict(cfg), "sequences": summary},
@@ -399,6 +408,7 @@ def run_synth(args: argparse.Namespace) -> int:
         det_jitter=args.det_jitter,
         det_miss=args.det_miss,
         det_fp=args.det_fp,
+        occlusion=args.occlusion,
     )
     files = generate(cfg, args.out, progress=not args.quiet)
     if not args.quiet:

@@ -11,6 +11,13 @@ each pixel; a joint is visible when it lies in the image, is not painted over by
 and (face points) is not behind the person's own head. The result is a :class:`FrameTruth` with
 one :class:`PersonTruth` per person whose silhouette reaches the image.
 
+Static occluders (:class:`Occluder`: pillars, advertising columns, vans; only in sets made with
+``occlusion="long"``, see :mod:`tracker.synth.occlusion`) stand on the ground at a depth of their
+own: they are painted in the same far-to-near order as the people, over everyone behind them and
+under everyone nearer, and own their pixels in the owner map, so people behind them lose joints
+and visible share exactly as behind a nearer person. Their texture is fixed on the canvas, so
+they move with the background when the camera pans.
+
 Geometry: depth z runs from 0 (near, feet at 96 % of the frame height, 72 % of the frame height
 tall) to 1 (far, feet at 60 %, 30 % tall); a person's size factor (0.75..1.05) scales that.
 """
@@ -73,8 +80,8 @@ class PersonTruth:
     """Ground truth of one person in one frame.
 
     ``points`` (19, 2) image x/y of :data:`~tracker.synth.body.POINT_NAMES`; ``in_image`` and
-    ``visible`` (19,) bool (visible: in the image, not covered by a nearer person, face points
-    not behind the own head); ``box`` x1, y1, x2, y2 of the silhouette's part in the image;
+    ``visible`` (19,) bool (visible: in the image, not covered by a nearer person or occluder,
+    face points not behind the own head); ``box`` x1, y1, x2, y2 of the silhouette's part in the image;
     ``area`` its pixel count; ``visible_fraction`` the share of it not covered by others;
     ``head_box`` the PoseTrack head box (see :meth:`BodyPose.head_box`); ``depth`` 0 near..1 far."""
 
@@ -101,9 +108,31 @@ class FrameTruth:
 
 
 @dataclass
+class Occluder:
+    """A static object standing on the ground at depth ``z`` (0 near .. 1 far): its picture
+    ``patch`` (h, w, 3 uint8) and ``mask`` (h, w bool) with the top-left corner at canvas pixel
+    (``x``, ``y``). ``kind`` names what it shows ("pillar", "column", "van")."""
+
+    kind: str
+    z: float
+    x: int
+    y: int
+    patch: np.ndarray
+    mask: np.ndarray
+
+    def box(self, camera: tuple[int, int] | np.ndarray = (0, 0)) -> np.ndarray:
+        """x1, y1, x2, y2 of the patch in the image of a frame whose top-left corner is the canvas
+        point ``camera`` (inclusive-exclusive pixels; may reach outside the image)."""
+        h, w = self.mask.shape
+        x, y = self.x - int(camera[0]), self.y - int(camera[1])
+        return np.array([x, y, x + w, y + h], dtype=float)
+
+
+@dataclass
 class Scene:
     """One sequence before rendering (see the module docstring). ``camera`` is (n, 2) integer
-    canvas offsets of the frame's top-left corner; ``ignore_regions`` polygons in canvas pixels."""
+    canvas offsets of the frame's top-left corner; ``ignore_regions`` polygons in canvas pixels;
+    ``occluders`` the static occluders (none unless the set was made with long occlusions)."""
 
     stage: Stage
     background: np.ndarray
@@ -111,6 +140,7 @@ class Scene:
     actors: list[Actor]
     tracks: list[ActorTrack]
     ignore_regions: list[np.ndarray]
+    occluders: list[Occluder] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -274,8 +304,24 @@ def paint_person(
     return np.array([x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1], dtype=float), count
 
 
+def paint_occluder(
+    image: np.ndarray, owner: np.ndarray, occluder: Occluder, camera: tuple[int, int], rank: int
+) -> None:
+    """Draw ``occluder`` over ``image`` (the frame whose top-left corner is canvas point ``camera``,
+    in place) and mark its pixels with ``rank`` in ``owner``."""
+    height, width = image.shape[:2]
+    x0, y0 = occluder.x - camera[0], occluder.y - camera[1]
+    ph, pw = occluder.mask.shape
+    ix0, iy0, ix1, iy1 = max(0, x0), max(0, y0), min(width, x0 + pw), min(height, y0 + ph)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return
+    mask = occluder.mask[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0]
+    image[iy0:iy1, ix0:ix1][mask] = occluder.patch[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0][mask]
+    owner[iy0:iy1, ix0:ix1][mask] = rank
+
+
 def _visible_points(points: np.ndarray, owner: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
-    """(in_image, not covered by a nearer person) for (K, 2) points of the person drawn at ``rank``."""
+    """(in_image, not covered by a nearer person or occluder) for (K, 2) points of the person drawn at ``rank``."""
     height, width = owner.shape
     xi, yi = np.floor(points[:, 0]).astype(np.int64), np.floor(points[:, 1]).astype(np.int64)
     inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
@@ -288,7 +334,8 @@ def render_frame(scene: Scene, t: int, poses: list[BodyPose] | None = None) -> t
     """Render frame ``t`` of ``scene`` and compute its ground truth (see the module docstring).
 
     ``poses`` overrides the actors' simulated poses (one per actor, image coordinates), which
-    lets tests and callers stage exact configurations. People are drawn far-to-near by depth."""
+    lets tests and callers stage exact configurations. People and occluders are drawn far-to-near
+    by depth (an occluder over the people at its own depth)."""
     cx, cy = (int(v) for v in scene.camera[t])
     st = scene.stage
     image = np.ascontiguousarray(scene.background[cy : cy + st.height, cx : cx + st.width])
@@ -296,9 +343,16 @@ def render_frame(scene: Scene, t: int, poses: list[BodyPose] | None = None) -> t
     if poses is None:
         poses = [scene.pose(i, t) for i in range(len(scene.actors))]
     depths = [float(tr.z[t]) for tr in scene.tracks]
-    order = sorted(range(len(scene.actors)), key=lambda i: (-depths[i], scene.actors[i].track_id))
+    n = len(scene.actors)
+    # people are items 0..n-1, occluders n.. (after the people of equal depth: in front of them)
+    items = [(-depths[i], 0, scene.actors[i].track_id, i) for i in range(n)]
+    items += [(-o.z, 1, k, n + k) for k, o in enumerate(scene.occluders)]
+    order = [item[3] for item in sorted(items)]
     painted: dict[int, tuple[int, np.ndarray, int]] = {}
     for rank, i in enumerate(order):
+        if i >= n:
+            paint_occluder(image, owner, scene.occluders[i - n], (cx, cy), rank)
+            continue
         result = paint_person(image, owner, poses[i], scene.actors[i].appearance, rank)
         if result is not None:
             painted[i] = (rank, *result)
