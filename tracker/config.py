@@ -75,7 +75,7 @@ class TrackConfig:
     ahead: int = 4
     assoc: str = "flow-oks"
     queue: int = 5
-    track_buffer: float = 2.0
+    track_buffer: float = 3.0
     two_stage: bool = True
     merge: bool = True
     track_score: float = 0.45

@@ -93,7 +93,8 @@ class Setting:
         if self.assoc != "flow-oks" or (self.two_stage and self.merge):
             return self.assoc + reid
         if not self.two_stage and not self.merge:
-            return "flow-oks, paper (1 stage, no merge)" + reid
+            paper = self.track_buffer == 0  # the paper's FlowTrack has no re-identification
+            return "flow-oks, paper (1 stage, no merge" + (", no re-id)" if paper else ")" + reid)
         return ("flow-oks, 1 stage" if not self.two_stage else "flow-oks, no merge") + reid
 
     @property

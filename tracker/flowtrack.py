@@ -26,13 +26,15 @@ flow F(k-1 -> k):
       greedily, highest similarity first, one to one, at least ``min_similarity`` (0.2);
    b. the other poses are matched the same way to the tracks left over;
    c. **re-identification** (with a track buffer, ``track_buffer`` seconds > 0): each detected
-      pose still unmatched with a person score of at least ``reid_score`` (0.5) may take the id of
+      pose still unmatched with a person score of at least ``new_track_score`` (0.45: a pose
+      strong enough to start a track) may take the id of
       a *lost* track: one not matched in this frame and not seen for at most the buffer. A pair
       must pass three gates: the colour embedding (:mod:`tracker.appearance`) similarity is at
       least ``reid_similarity`` (0.6); the pose is within (0.5 + 1.0 x seconds lost, at most 3)
       track heights of where the track's own motion predicts it (its last position moved with
       the camera, the median flow, plus its smoothed velocity times the frames lost, held inside
-      the image); its box height is within a factor 1.5 of the track's. Pairs are matched
+      the image; the velocity is smoothed and at most 2.5 heights per second); its box height is
+      within a factor 1.5 of the track's (of its unoccluded boxes). Pairs are matched
       greedily by similarity (discounted by distance), one to one;
    d. each detected pose left unmatched with a person score of at least ``new_track_score``
       (0.45) starts a new track; a propagated pose never does (it is a copy of
@@ -142,9 +144,8 @@ class FlowTrackConfig:
     merge_propagated: bool = True
     merge_oks: float = 0.5
     new_track_score: float = 0.45
-    track_buffer: float = 2.0
+    track_buffer: float = 3.0
     fps: float = 25.0
-    reid_score: float = 0.5
     reid_similarity: float = 0.6
 
     def __post_init__(self) -> None:
@@ -218,6 +219,7 @@ class Track:
     looks: np.ndarray | None = None
     looks_valid: np.ndarray | None = None
     looks_seen: int = 0
+    waits: int = 0
 
 
 def _moved(poses: Poses, flow: np.ndarray) -> Poses:
@@ -371,13 +373,14 @@ class FlowTracker:
                 ids[rows[r]] = live[cols[c]].track_id
                 taken.add(cols[c])
         looks = None
+        wait = np.zeros(len(poses), bool)
         if self.buffer and image is not None and poses.keypoints is not None:
-            looks = embed(image, poses.keypoints, cfg.joint_threshold)
-            self._reidentify(poses, ids, looks, image.shape[:2])
+            looks = embed(image, poses.keypoints, LOOKS_JOINT_SCORE)
+            wait = self._reidentify(poses, ids, looks, image.shape[:2])
         if cfg.two_stage:  # a propagated pose is a copy of a track's person: it never starts another
-            starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED)
+            starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED) & ~wait
         else:
-            starts = np.ones(len(poses), bool)
+            starts = ~wait
         for r in np.flatnonzero((ids < 0) & starts):  # stage c
             ids[r] = self._next_id
             self._next_id += 1
@@ -390,16 +393,16 @@ class FlowTracker:
 
     def _reidentify(
         self, poses: Poses, ids: np.ndarray, looks: tuple[np.ndarray, np.ndarray], image_size: tuple[int, int]
-    ) -> None:
+    ) -> np.ndarray:
         """Stage d: confident detected poses left unmatched take the id of a lost track (one not
         matched in this frame, unseen for at most the buffer) that looks like them, where that
         track's own motion predicts it and at its size. Fills ``ids`` in place."""
         cfg = self.config
         used = set(ids[ids >= 0].tolist())
         lost = [t for t in self.tracks if t.track_id not in used and t.looks is not None and t.last_seen < self.frame]
-        rows = np.flatnonzero((ids < 0) & (poses.scores >= cfg.reid_score) & (poses.source == DETECTED))
+        rows = np.flatnonzero((ids < 0) & (poses.scores >= cfg.new_track_score) & (poses.source == DETECTED))
         if not lost or not len(rows):
-            return
+            return np.zeros(len(poses), bool)
         app = appearance_similarity(
             looks[0][rows],
             looks[1][rows],
@@ -419,6 +422,19 @@ class FlowTracker:
         score = np.where(ok, app * (1 - 0.5 * dist / gate), 0.0)
         for r, c in greedy_match(score, 1e-6):
             ids[rows[r]] = lost[c].track_id
+        # a pose that may be a lost track's person, coming out from behind something (its colours
+        # still mixed with the occluder's), waits a few frames before it starts a track of its own
+        wait = np.zeros(len(poses), bool)
+        maybe = (dist <= gate) & (scale >= 1 / REID_SCALE) & (scale <= REID_SCALE) & (app >= WAIT_SIMILARITY)
+        waited: set[int] = set()
+        for r in np.flatnonzero(ids[rows] < 0):
+            for c in np.flatnonzero(maybe[r]):
+                if lost[c].waits < WAIT_FRAMES:
+                    wait[rows[r]] = True
+                    waited.add(c)
+        for c in waited:
+            lost[c].waits += 1
+        return wait
 
     def _remember(self, tracked: Poses, looks: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         by_id = {t.track_id: t for t in self.tracks}
@@ -436,10 +452,13 @@ class FlowTracker:
                 track.frames.append(self.frame)
                 gap = self.frame - track.last_seen
                 seen = (centres[i] - track.anchor) / gap  # its own motion since (the anchor moved with the camera)
+                top = MAX_SPEED * max(track.height, 1.0) / self.config.fps  # no one moves faster
+                seen *= min(1.0, top / max(float(np.linalg.norm(seen)), 1e-9))
                 track.velocity = track.velocity + VELOCITY_SMOOTHING * (seen - track.velocity)
                 track.anchor = centres[i]
             track.last_seen = self.frame
-            track.height = float(heights[i])
+            if clear[i] or not track.height:  # a box cut by an occluder is not the person's size
+                track.height += (float(heights[i]) - track.height) * (HEIGHT_SMOOTHING if track.height else 1.0)
             if looks is not None and (clear[i] or track.looks is None):
                 _update_looks(track, looks[0][i], looks[1][i])
         self._expire()
@@ -459,10 +478,21 @@ class FlowTracker:
 #: track heights; the box height within a factor of REID_SCALE of the track's.
 REID_GATE = (0.5, 1.0, 3.0)
 REID_SCALE = 1.5
-#: How fast a track's velocity follows what is seen (exponential smoothing per observation).
+#: How fast a track's velocity follows what is seen (exponential smoothing per observation), and
+#: the fastest a person moves (track heights per second: a sprint).
 VELOCITY_SMOOTHING = 0.3
+MAX_SPEED = 2.5
+#: How fast a track's height follows its unoccluded boxes.
+HEIGHT_SMOOTHING = 0.3
 #: A track's colour embedding averages its first observations, then follows new ones at this rate.
 LOOKS_RATE = 0.1
+#: A pose that may be a lost track's person (gates passed, colours at least WAIT_SIMILARITY alike)
+#: starts no track of its own for up to WAIT_FRAMES frames per lost track: it may still be coming
+#: out from behind something.
+WAIT_SIMILARITY = 0.25
+WAIT_FRAMES = 3
+#: The joint score above which a body part's pixels are sampled for the colour embedding.
+LOOKS_JOINT_SCORE = 0.2
 
 
 def _unoverlapped(boxes: np.ndarray, max_iou: float = 0.2) -> np.ndarray:
