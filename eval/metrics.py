@@ -287,8 +287,29 @@ def _assign_lsa(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows[ok], cols[ok]
 
 
+class _FrameUpdates:
+    """The frame inputs of motmetrics' ``MOTAccumulator.update``, turned into :meth:`update_frame`'s."""
+
+    def update(self, oids: np.ndarray, hids: np.ndarray, dists: np.ndarray) -> None:
+        """One frame: GT ids, hypothesis ids and their (len(oids), len(hids)) distances (NaN: no pair).
+
+        Ids must be unique within the frame (the loaders guarantee it)."""
+        oids = np.asarray(oids).tolist()
+        hids = np.asarray(hids).tolist()
+        dl = np.asarray(dists, dtype=float).reshape(len(oids), len(hids)).tolist()
+        pairs = [(i, j, v) for i, row in enumerate(dl) for j, v in enumerate(row) if isfinite(v)]
+        self.update_pairs(oids, hids, pairs)
+
+    def update_pairs(self, oids: list, hids: list, pairs: list[tuple[int, int, float]]) -> None:
+        """:meth:`update` with the finite entries of the distance matrix given as (row, column, distance)."""
+        self.update_frame(len(oids), len(hids), [(i, j, v, oids[i], hids[j]) for i, j, v in pairs])
+
+    def update_frame(self, no: int, nh: int, pairs: list[tuple[int, int, float, int, int]]) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class MotCounter:
+class MotCounter(_FrameUpdates):
     """CLEAR-MOT event counts with the exact update rules of ``motmetrics.MOTAccumulator``
     (1.4, ``max_switch_time`` infinite), without building event tables.
 
@@ -316,20 +337,6 @@ class MotCounter:
     @property
     def detections(self) -> int:
         return self.matches + self.switches
-
-    def update(self, oids: np.ndarray, hids: np.ndarray, dists: np.ndarray) -> None:
-        """One frame: GT ids, hypothesis ids and their (len(oids), len(hids)) distances (NaN: no pair).
-
-        Ids must be unique within the frame (the loaders guarantee it)."""
-        oids = np.asarray(oids).tolist()
-        hids = np.asarray(hids).tolist()
-        dl = np.asarray(dists, dtype=float).reshape(len(oids), len(hids)).tolist()
-        pairs = [(i, j, v) for i, row in enumerate(dl) for j, v in enumerate(row) if isfinite(v)]
-        self.update_pairs(oids, hids, pairs)
-
-    def update_pairs(self, oids: list, hids: list, pairs: list[tuple[int, int, float]]) -> None:
-        """:meth:`update` with the finite entries of the distance matrix given as (row, column, distance)."""
-        self.update_frame(len(oids), len(hids), [(i, j, v, oids[i], hids[j]) for i, j, v in pairs])
 
     def update_frame(self, no: int, nh: int, pairs: list[tuple[int, int, float, int, int]]) -> None:
         """One frame given as the numbers of objects and hypotheses and the finite entries of the
@@ -417,7 +424,7 @@ class MotCounter:
 
 
 @dataclass
-class IdentityCounter:
+class IdentityCounter(_FrameUpdates):
     """Identity counts (IDF1, Ristani et al. 2016) with the semantics of ``motmetrics``' ID measures
     (1.4, ``id_global_assignment``), fed with the same frames as :class:`MotCounter`.
 
@@ -434,20 +441,6 @@ class IdentityCounter:
     frames: int = 0
     _tp: dict = field(default_factory=dict)  # (oid, hid) -> frames with a finite distance
     _idtp: int | None = field(default=None, repr=False)  # cached global assignment
-
-    def update(self, oids: np.ndarray, hids: np.ndarray, dists: np.ndarray) -> None:
-        """One frame: GT ids, hypothesis ids and their (len(oids), len(hids)) distances (NaN: no pair).
-
-        Ids must be unique within the frame (the loaders guarantee it)."""
-        oids = np.asarray(oids).tolist()
-        hids = np.asarray(hids).tolist()
-        dl = np.asarray(dists, dtype=float).reshape(len(oids), len(hids)).tolist()
-        pairs = [(i, j, v) for i, row in enumerate(dl) for j, v in enumerate(row) if isfinite(v)]
-        self.update_pairs(oids, hids, pairs)
-
-    def update_pairs(self, oids: list, hids: list, pairs: list[tuple[int, int, float]]) -> None:
-        """:meth:`update` with the finite entries of the distance matrix given as (row, column, distance)."""
-        self.update_frame(len(oids), len(hids), [(i, j, v, oids[i], hids[j]) for i, j, v in pairs])
 
     def update_frame(self, no: int, nh: int, pairs: list[tuple[int, int, float, int, int]]) -> None:
         """One frame as the numbers of objects and hypotheses and the finite entries of the distance

@@ -58,6 +58,7 @@ ARGV = ["--arch", "hrnet_w8", "--input-size", "128x96", "--no-flip", "--track-sc
     [
         ("box_nms", 2, "--box-nms", "2"),
         ("queue", 2.5, "--queue", "2.5"),
+        ("track_buffer", -1, "--track-buffer", "-1"),
         ("det_size", 100, "--det-size", "100"),
         ("flow", "dis:slow", "--flow", "dis:slow"),
         ("detector", "nobody", "--detector", "nobody"),

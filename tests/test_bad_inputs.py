@@ -156,6 +156,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("weights-onnx-not-onnx", ["weights", "text.onnx"], "text.onnx"),
     ("track-det-threshold-negative", [*TRACK, "--det-threshold", "-3"], "--det-threshold"),
     ("track-queue-negative", [*TRACK, "--queue", "-1"], "--queue"),
+    ("track-buffer-negative", [*TRACK, "--track-buffer", "-0.5"], "--track-buffer"),
+    ("track-buffer-text", [*TRACK, "--track-buffer", "long"], "--track-buffer"),
     ("track-batch-size-0", [*TRACK, "--batch-size", "0"], "--batch-size"),
     ("track-batch-size-text", [*TRACK, "--batch-size", "many"], "--batch-size"),
     ("track-device-tpu", [*TRACK, "--device", "tpu"], "--device"),

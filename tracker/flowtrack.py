@@ -206,7 +206,7 @@ class Track:
 
     For re-identification while it is lost: ``last_seen`` (frame), ``anchor`` (the image position
     where it was last seen, moved with the camera since), ``velocity`` (its own motion in pixels per
-    frame, camera motion removed), ``height`` (of its last box) and ``looks`` / ``looks_valid``
+    frame, camera motion removed), ``height`` (of its unoccluded boxes, smoothed) and ``looks`` / ``looks_valid``
     (its running colour embedding, :mod:`tracker.appearance`; ``looks_seen`` observations)."""
 
     track_id: int
