@@ -54,22 +54,26 @@ class Person:
             cv2.line(image, tuple(kp[a]), tuple(kp[b]), colour, 9)
 
 
-def _background() -> np.ndarray:
+def _background(shape=SHAPE) -> np.ndarray:
     rng = np.random.default_rng(0)
-    return (128 + rng.normal(0, 12, (*SHAPE, 3))).clip(0, 255).astype(np.uint8)
+    return (128 + rng.normal(0, 12, (*shape, 3))).clip(0, 255).astype(np.uint8)
 
 
-def run(people_at, frames: int, **config) -> list[dict[int, int]]:
+def run(
+    people_at, frames: int, pan: float = 0.0, turning: range = range(0), shape=SHAPE, **config
+) -> list[dict[int, int]]:
     """Track ``frames`` frames; ``people_at(t)`` lists (label, Person, present): present people are
     drawn in list order (later ones in front). A person's pose is exact, its joints inside a later
     person's box or outside the image scored 0.05, and the pose is given (a network finds the
-    person) when at least 6 joints are seen. Returns per frame {label: track id}."""
+    person) when at least 6 joints are seen. ``pan``: in the frames ``turning`` the camera turns by this
+    many pixels a frame (the scene moves left, the flow says so). Returns per frame {label: track id}."""
     tracker = FlowTracker(FlowTrackConfig(fps=FPS, **config))
-    background = _background()
+    background = _background(shape)
     out = []
     for t in range(frames):
         image = background.copy()
-        here = [(label, person) for label, person, present in people_at(t) if present]
+        shift = pan * len(range(turning.start, min(t + 1, turning.stop)))
+        here = [(label, _shifted(person, shift)) for label, person, present in people_at(t) if present]
         posed = []
         for k, (label, person) in enumerate(here):
             person.draw(image, t)
@@ -77,10 +81,10 @@ def run(people_at, frames: int, **config) -> list[dict[int, int]]:
             for _, front in here[k + 1 :]:
                 b = front.box(t)
                 kp[(kp[:, 0] >= b[0]) & (kp[:, 0] < b[2]) & (kp[:, 1] >= b[1]) & (kp[:, 1] < b[3]), 2] = 0.05
-            kp[(kp[:, 0] < 0) | (kp[:, 0] >= SHAPE[1]), 2] = 0.05
+            kp[(kp[:, 0] < 0) | (kp[:, 0] >= shape[1]), 2] = 0.05
             if (kp[:, 2] > 0.2).sum() >= 6:
                 posed.append((label, person.box(t), kp))
-        tracker.advance(np.zeros((*SHAPE, 2), np.float32) if t else None)
+        tracker.advance(np.full((*shape, 2), (-pan if t in turning else 0.0, 0.0), np.float32) if t else None)
         poses = Poses(
             np.array([b for _, b, _ in posed], np.float32).reshape(-1, 4),
             np.full(len(posed), 0.9, np.float32),
@@ -95,11 +99,17 @@ def run(people_at, frames: int, **config) -> list[dict[int, int]]:
     return out
 
 
-def _crossing():
+def _shifted(person: Person, shift: float) -> Person:
+    if not shift:
+        return person
+    return Person(lambda t: person.x(t) - shift, person.shirt, person.trousers, person.size, person.y)
+
+
+def _crossing(x: float = 0.0):
     """A walks right at 4 px/frame behind B, a wide person standing in front: A is wholly hidden
-    for 1.5 s (its 50 px behind B's 200 px)."""
-    a = Person(lambda t: 40 + 4 * t, RED, BLUE)
-    b = Person(lambda t: 190.0, GREEN, DARK, size=(200, 150), y=55)
+    for 1.5 s (its 50 px behind B's 200 px). ``x`` moves the scene right."""
+    a = Person(lambda t: x + 40 + 4 * t, RED, BLUE)
+    b = Person(lambda t: x + 190.0, GREEN, DARK, size=(200, 150), y=55)
     hidden = range(38, 38 + round(1.5 * FPS))  # A's box wholly inside B's
 
     def at(t):
@@ -118,6 +128,17 @@ def test_a_person_hidden_for_1_5_s_behind_another_keeps_the_id() -> None:
     # without a track buffer the track has ended (after --queue frames) and A comes back as someone new
     plain = run(at, frames, track_buffer=0.0)
     assert plain[-1]["A"] != plain[0]["A"]
+
+
+def test_the_prediction_of_a_hidden_person_follows_the_camera() -> None:
+    """The same crossing in a wide frame, the camera turning 12 px a frame while A is hidden: A
+    comes out about 440 px left of where it would have without the turn (beyond the gate of a
+    prediction that ignored the camera), where its own motion plus the camera's predicts it."""
+    at, hidden = _crossing(x=420.0)
+    turning = range(hidden.start + 1, hidden.stop)
+    ids = run(at, hidden.stop + 25, pan=12.0, turning=turning, shape=(240, 960))
+    assert all("A" not in ids[t] for t in hidden)
+    assert ids[-1]["A"] == ids[0]["A"]
 
 
 def test_a_new_person_entering_where_a_lost_one_left_gets_a_new_id_when_they_look_different() -> None:
