@@ -35,7 +35,10 @@ flow F(k-1 -> k):
       the camera, the median flow, plus its smoothed velocity times the frames lost, held inside
       the image; the velocity is smoothed and at most 2.5 heights per second); its box height is
       within a factor 1.5 of the track's (of its unoccluded boxes). Pairs are matched
-      greedily by similarity (discounted by distance), one to one;
+      greedily by similarity (discounted by distance), one to one. A pose left unmatched that
+      passes a lost track's position and size gates with colours at least 0.25 alike may be that
+      person coming out from behind something (their pixels still partly the occluder's): it
+      starts no track and is dropped for up to 3 frames per lost track;
    d. each detected pose left unmatched with a person score of at least ``new_track_score``
       (0.45) starts a new track; a propagated pose never does (it is a copy of
       a track's person, and that track has its own match or none); any other pose left
@@ -44,8 +47,9 @@ flow F(k-1 -> k):
       compares with the rest); a track with none left is lost, and ends once it has not been
       seen for the buffer (without one: at once). Frames count as they pass: frames without
       people, and frames that could not be decoded, age the tracks too. A track's colour
-      embedding is a running mean of its confident poses (person score >= 0.5) whose box
-      overlaps no other pose's (IoU <= 0.2), so an occluder's colours do not leak into it.
+      embedding averages its confident poses (person score >= 0.5) whose box overlaps no other
+      pose's of the frame (IoU <= 0.2), so an occluder's colours do not leak into it: the mean of
+      the first ten, then an exponential average at rate 0.1.
 
    Without ``two_stage`` every pose is matched in one greedy pass and every unmatched pose starts
    a track (the paper's FlowTrack).
@@ -117,7 +121,7 @@ class FlowTrackConfig:
     """FlowTrack parameters (see the module docstring for where each one acts).
 
     assoc: ``flow-oks`` (FlowTrack), ``oks`` (no flow, previous frame) or ``iou`` (boxes).
-    queue_length: L_Q, frames a track is remembered after it was last seen (flow-oks; 1 otherwise).
+    queue_length: L_Q, frames of a track's past poses that flow-OKS compares with (flow-oks; 1 otherwise).
     min_similarity: pairs below it are never matched.
     joint_threshold: joints scored above it are moved for box propagation and count in OKS.
     enlarge: propagated boxes are the moved joints' box enlarged by this fraction (15 %).
@@ -126,6 +130,10 @@ class FlowTrackConfig:
     high_score: the person score that makes a pose confident (matched first).
     merge_propagated: fold a propagated pose and a detected pose of the same person into one.
     merge_oks: the OKS between two poses of one frame above which they are the same person.
+    track_buffer: seconds a lost track waits for re-identification (0: none, a track ends when its
+        last remembered pose is older than ``queue_length`` frames); ``fps`` turns it into frames.
+    reid_similarity: the colour similarity (:func:`tracker.appearance.appearance_similarity`) a
+        lost track and a pose need to be re-identified.
     new_track_score: the person score an unmatched detected pose needs to start a track
         (two-stage only; ``hrtrack track --track-score``). 0.45 was chosen on real footage and the
         synthetic sets together (README, "Real footage"): 0.5 left walkers of a surveillance clip
@@ -377,29 +385,35 @@ class FlowTracker:
         if self.buffer and image is not None and poses.keypoints is not None:
             looks = embed(image, poses.keypoints, LOOKS_JOINT_SCORE)
             wait = self._reidentify(poses, ids, looks, image.shape[:2])
+            clear = _unoverlapped(poses.boxes)  # over all poses: a weak one in front covers too
         if cfg.two_stage:  # a propagated pose is a copy of a track's person: it never starts another
             starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED) & ~wait
         else:
             starts = ~wait
-        for r in np.flatnonzero((ids < 0) & starts):  # stage c
+        for r in np.flatnonzero((ids < 0) & starts):  # stage d
             ids[r] = self._next_id
             self._next_id += 1
         kept = ids >= 0
         tracked = poses.with_(track_ids=ids)[kept]
         if looks is not None:
-            looks = (looks[0][kept], looks[1][kept])
+            looks = (looks[0][kept], looks[1][kept], clear[kept])
         self._remember(tracked, looks)
         return tracked
 
     def _reidentify(
         self, poses: Poses, ids: np.ndarray, looks: tuple[np.ndarray, np.ndarray], image_size: tuple[int, int]
     ) -> np.ndarray:
-        """Stage d: confident detected poses left unmatched take the id of a lost track (one not
+        """Stage c: confident detected poses left unmatched take the id of a lost track (one not
         matched in this frame, unseen for at most the buffer) that looks like them, where that
-        track's own motion predicts it and at its size. Fills ``ids`` in place."""
+        track's own motion predicts it and at its size. Fills ``ids`` in place; returns which
+        poses wait (start no track in this frame)."""
         cfg = self.config
         used = set(ids[ids >= 0].tolist())
-        lost = [t for t in self.tracks if t.track_id not in used and t.looks is not None and t.last_seen < self.frame]
+        lost = [
+            t
+            for t in self.tracks
+            if t.track_id not in used and t.looks is not None and 0 < self.frame - t.last_seen <= self.buffer
+        ]
         rows = np.flatnonzero((ids < 0) & (poses.scores >= cfg.new_track_score) & (poses.source == DETECTED))
         if not lost or not len(rows):
             return np.zeros(len(poses), bool)
@@ -420,12 +434,15 @@ class FlowTracker:
         scale = box_h[:, None] / heights[None]
         ok = (app >= cfg.reid_similarity) & (dist <= gate) & (scale >= 1 / REID_SCALE) & (scale <= REID_SCALE)
         score = np.where(ok, app * (1 - 0.5 * dist / gate), 0.0)
+        taken = np.zeros(len(lost), bool)
         for r, c in greedy_match(score, 1e-6):
             ids[rows[r]] = lost[c].track_id
+            taken[c] = True
         # a pose that may be a lost track's person, coming out from behind something (its colours
         # still mixed with the occluder's), waits a few frames before it starts a track of its own
         wait = np.zeros(len(poses), bool)
         maybe = (dist <= gate) & (scale >= 1 / REID_SCALE) & (scale <= REID_SCALE) & (app >= WAIT_SIMILARITY)
+        maybe[:, taken] = False  # found in this frame: it holds nobody back
         waited: set[int] = set()
         for r in np.flatnonzero(ids[rows] < 0):
             for c in np.flatnonzero(maybe[r]):
@@ -436,11 +453,14 @@ class FlowTracker:
             lost[c].waits += 1
         return wait
 
-    def _remember(self, tracked: Poses, looks: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def _remember(self, tracked: Poses, looks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+        """Fold the tracked poses into their tracks. ``looks``: their colour embeddings, parts seen
+        and whether each overlaps no other pose of the frame."""
         by_id = {t.track_id: t for t in self.tracks}
         centres = pose_centres(tracked, self.config.joint_threshold)
         heights = tracked.boxes[:, 3] - tracked.boxes[:, 1]
-        clear = _unoverlapped(tracked.boxes) & (tracked.scores >= self.config.high_score)
+        alone = looks[2] if looks is not None else _unoverlapped(tracked.boxes)
+        clear = alone & (tracked.scores >= self.config.high_score)
         for i, tid in enumerate(tracked.track_ids.tolist()):
             row = tracked[[i]]  # a copy: the caller may change the returned arrays
             track = by_id.get(tid)
@@ -457,6 +477,7 @@ class FlowTracker:
                 track.velocity = track.velocity + VELOCITY_SMOOTHING * (seen - track.velocity)
                 track.anchor = centres[i]
             track.last_seen = self.frame
+            track.waits = 0  # seen: a later loss may hold a newcomer back again
             if clear[i] or not track.height:  # a box cut by an occluder is not the person's size
                 track.height += (float(heights[i]) - track.height) * (HEIGHT_SMOOTHING if track.height else 1.0)
             if looks is not None and (clear[i] or track.looks is None):

@@ -76,7 +76,8 @@ class VideoSource:
         cap = cv2.VideoCapture(str(self.path))
         ok = cap.isOpened()
         first = cap.read()[1] if ok else None
-        self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if math.isfinite(fps) and 0 < fps <= 1000 else 25.0  # a container's nonsense rate: 25
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         cap.release()
         if first is None:
