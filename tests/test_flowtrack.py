@@ -64,7 +64,7 @@ def test_no_box_is_propagated_without_flow_or_from_weak_poses() -> None:
     assert _propagated(weak, 0.9, flow) == 0
 
 
-def _run(walkers, n, misses=frozenset(), propagate=True, assoc="flow-oks", queue=5, flow="dis"):
+def _run(walkers, n, misses=frozenset(), propagate=True, assoc="flow-oks", queue=5, flow="dis", buffer=3.0):
     imgs = render(walkers, n, SHAPE)
     est = OracleEstimator(walkers)
     timer = StageTimer()
@@ -75,7 +75,7 @@ def _run(walkers, n, misses=frozenset(), propagate=True, assoc="flow-oks", queue
             ScriptedDetector(walkers, set(misses)),
             est,
             make_flow(flow),
-            FlowTracker(FlowTrackConfig(assoc=assoc, queue_length=queue)),
+            FlowTracker(FlowTrackConfig(assoc=assoc, queue_length=queue, track_buffer=buffer)),
             PipelineConfig(propagate=propagate),
             timer,
         )
@@ -105,11 +105,16 @@ def test_missed_detection_keeps_id_through_propagation() -> None:
     assert timer.frames == 8 and timer.seconds["pose"] > 0
     assert "propagate+nms" in timer.summary()
 
-    # Without propagation (and with a one-frame memory) the missed walker vanishes and returns as new.
-    results, _ = _run(walkers, 8, misses={(3, 0), (4, 0)}, propagate=False, queue=1)
+    # Without propagation (and with a one-frame memory, no track buffer) the missed walker vanishes
+    # and returns as new; with the buffer it is re-identified by its looks and motion.
+    results, _ = _run(walkers, 8, misses={(3, 0), (4, 0)}, propagate=False, queue=1, buffer=0.0)
     ids = _ids_by_walker(results, walkers)
     assert ids[3][0] is None and ids[4][0] is None
     assert ids[5][0] not in (ids[2][0], None)
+    results, _ = _run(walkers, 8, misses={(3, 0), (4, 0)}, propagate=False, queue=1)
+    ids = _ids_by_walker(results, walkers)
+    assert ids[3][0] is None and ids[4][0] is None
+    assert ids[5][0] == ids[2][0] is not None
 
 
 class _TwoBoxesPerPerson(ScriptedDetector):
@@ -127,7 +132,7 @@ class _TwoBoxesPerPerson(ScriptedDetector):
 @pytest.mark.parametrize("pose_nms", [0.9, None])
 def test_pose_nms_removes_the_second_pose_of_a_person(pose_nms: float | None) -> None:
     walkers = [Walker((40, 60), (5, 0), seed=3)]
-    images = [render(walkers, t, SHAPE) for t in range(3)]
+    images = render(walkers, 3, SHAPE)
     oracle = OracleEstimator(walkers)  # both boxes of the walker give its (identical) pose
     config = PipelineConfig(propagate=False, pose_nms=pose_nms)
     detector = _TwoBoxesPerPerson(walkers)
