@@ -160,13 +160,16 @@ def _row(values: list[float | None]) -> str:
     return "&" + "".join(_cell(v) + " &" for v in values[:-1]) + _cell(values[-1]) + " \\\\"
 
 
+#: poseval's column labels of the joint groups (GROUP_ORDER), as its tables print them.
+LABELS = ["Head", "Shou", "Elb ", "Wri ", "Hip ", "Knee", "Ankl", "Total"]
+
+
 def format_tables(result: dict[str, Any]) -> str:
     """The two tables poseval prints: AP per group and MOTA per group + MOTP/Prec/Rec totals."""
-    labels = ["Head", "Shou", "Elb ", "Wri ", "Hip ", "Knee", "Ankl", "Total"]
-    ap_header = "&" + "".join(f" {name} &" for name in labels[:-1]) + " Total\\\\"
+    ap_header = "&" + "".join(f" {name} &" for name in LABELS[:-1]) + " Total\\\\"
     mot_header = (
         "&" + " MOTA &" * 8 + " MOTP &" + " Prec &" + " Rec  \\\\\n"
-        "&" + "".join(f" {name} &" for name in labels[:-1]) + " Total&" * 3 + " Total\\\\"
+        "&" + "".join(f" {name} &" for name in LABELS[:-1]) + " Total&" * 3 + " Total\\\\"
     )
     ap_row = _row([result["ap"][k] for k in GROUP_ORDER])
     mot_row = _row(
@@ -192,10 +195,9 @@ IDENTITY_TITLE = "Identity metrics (not poseval: IDF1 of py-motmetrics over pose
 def format_identity_table(result: dict[str, Any]) -> str:
     """A third table beside poseval's two, in their style: IDF1 per group (each joint's IDF1 from one
     global id mapping per sequence), IDP and IDR totals and the ID switches summed over joints."""
-    labels = ["Head", "Shou", "Elb ", "Wri ", "Hip ", "Knee", "Ankl", "Total"]
     header = (
         "&" + " IDF1 &" * 8 + " IDP  &" + " IDR  &" + " IDsw \\\\\n"
-        "&" + "".join(f" {name} &" for name in labels[:-1]) + " Total&" * 3 + " Total\\\\"
+        "&" + "".join(f" {name} &" for name in LABELS[:-1]) + " Total&" * 3 + " Total\\\\"
     )
     cells = [_cell(result["idf1"][k]) for k in GROUP_ORDER]
     cells += [_cell(result["idp"]["total"]), _cell(result["idr"]["total"]), f"{result['id_switches']['total']:>5}"]

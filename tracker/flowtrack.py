@@ -74,7 +74,7 @@ from flow.base import move_points
 from pose.errors import HrtrackError
 from pose.oks import oks_matrix
 from pose.poses import DETECTED, PROPAGATED, Poses, box_areas, box_iou
-from tracker.appearance import appearance_similarity, embed
+from tracker.appearance import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, appearance_similarity, embed
 
 #: ``similarity(new, remembered, config) -> (N, M)``: how well each new pose continues each remembered one.
 Similarity = Callable[[Poses, Poses, "FlowTrackConfig"], np.ndarray]
@@ -274,7 +274,7 @@ def pose_centres(poses: Poses, threshold: float) -> np.ndarray:
     kp = poses.keypoints
     ok = kp[..., 2] > threshold
     torso = np.zeros(kp.shape[1], bool)
-    torso[[5, 6, 11, 12]] = True
+    torso[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP]] = True
     use = np.where((ok & torso).sum(1, keepdims=True) >= 2, ok & torso, ok)
     count = use.sum(1)
     mean = (kp[..., :2] * use[..., None]).sum(1) / np.maximum(count, 1)[:, None]
