@@ -35,10 +35,12 @@ flow F(k-1 -> k):
       the camera, the median flow, plus its smoothed velocity times the frames lost, held inside
       the image; the velocity is smoothed and at most 2.5 heights per second); its box height is
       within a factor 1.5 of the track's (of its unoccluded boxes). Pairs are matched
-      greedily by similarity (discounted by distance), one to one. A pose left unmatched that
-      passes a lost track's position and size gates with colours at least 0.25 alike may be that
-      person coming out from behind something (their pixels still partly the occluder's): it
-      starts no track and is dropped for up to 3 frames per lost track;
+      greedily by similarity (discounted by distance), one to one. Someone coming out from behind
+      something may not pass the colour gate at once (their pixels still partly the occluder's)
+      and start a new track: a track at most 3 frames old (``RELABEL_FRAMES``) whose pose of
+      this frame passes the gates of a track that was already lost when it started is folded
+      into that track: it takes the old id, and :meth:`FlowTracker.relabels` tells the
+      pipeline, which holds its output back 3 frames, to relabel its earlier frames;
    d. each detected pose left unmatched with a person score of at least ``new_track_score``
       (0.45) starts a new track; a propagated pose never does (it is a copy of
       a track's person, and that track has its own match or none); any other pose left
@@ -227,7 +229,7 @@ class Track:
     looks: np.ndarray | None = None
     looks_valid: np.ndarray | None = None
     looks_seen: int = 0
-    waits: int = 0
+    born: int = -1
 
 
 def _moved(poses: Poses, flow: np.ndarray) -> Poses:
@@ -290,6 +292,9 @@ class FlowTracker:
         self.similarity_fn = similarity or self.association.similarity
         self.max_age = self.config.queue_length if self.association.uses_queue else 1
         self.buffer = self.config.buffer_frames  # frames a lost track waits for re-identification
+        #: frames a new track may still be folded into a lost one (the output must lag this much)
+        self.relabel_frames = RELABEL_FRAMES if self.buffer else 0
+        self._relabels: dict[int, int] = {}  # provisional id -> the lost track's id, not yet taken
         self.tracks: list[Track] = []
         self.frame = -1  # index of the current frame (advanced by update and skip)
         self._last_update = -1  # the last frame that had poses to associate
@@ -356,6 +361,12 @@ class FlowTracker:
             sim[:, j] = s[:, column == j].max(1)
         return sim
 
+    def relabels(self) -> dict[int, int]:
+        """The tracks of at most ``relabel_frames`` frames that the last :meth:`update` folded into
+        an older track (their id -> that track's id): frames held back with such an id are to be
+        written with the older one."""
+        return dict(self._relabels)
+
     def skip(self) -> None:
         """A frame without poses to associate (it could not be decoded): the tracks age by one frame."""
         self.frame += 1
@@ -368,6 +379,7 @@ class FlowTracker:
         cfg = self.config
         self.frame += 1
         self._last_update = self.frame
+        self._relabels = {}
         if cfg.merge_propagated and poses.keypoints is not None:
             poses = merge_propagated(poses, cfg.merge_oks, cfg.joint_threshold)
         ids = np.full(len(poses), -1, np.int64)
@@ -381,15 +393,14 @@ class FlowTracker:
                 ids[rows[r]] = live[cols[c]].track_id
                 taken.add(cols[c])
         looks = None
-        wait = np.zeros(len(poses), bool)
         if self.buffer and image is not None and poses.keypoints is not None:
             looks = embed(image, poses.keypoints, LOOKS_JOINT_SCORE)
-            wait = self._reidentify(poses, ids, looks, image.shape[:2])
+            self._reidentify(poses, ids, looks, image.shape[:2])
             clear = _unoverlapped(poses.boxes)  # over all poses: a weak one in front covers too
         if cfg.two_stage:  # a propagated pose is a copy of a track's person: it never starts another
-            starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED) & ~wait
+            starts = (poses.scores >= cfg.new_track_score) & (poses.source != PROPAGATED)
         else:
-            starts = ~wait
+            starts = np.ones(len(poses), bool)
         for r in np.flatnonzero((ids < 0) & starts):  # stage d
             ids[r] = self._next_id
             self._next_id += 1
@@ -402,11 +413,12 @@ class FlowTracker:
 
     def _reidentify(
         self, poses: Poses, ids: np.ndarray, looks: tuple[np.ndarray, np.ndarray], image_size: tuple[int, int]
-    ) -> np.ndarray:
-        """Stage c: confident detected poses left unmatched take the id of a lost track (one not
-        matched in this frame, unseen for at most the buffer) that looks like them, where that
-        track's own motion predicts it and at its size. Fills ``ids`` in place; returns which
-        poses wait (start no track in this frame)."""
+    ) -> None:
+        """Stage c: confident detected poses left unmatched, and the poses of tracks at most
+        ``relabel_frames`` old, take the id of a lost track (one not matched in this frame, unseen
+        for at most the buffer, and for a young track's pose: lost before that track started) that
+        looks like them, where that track's own motion predicts it and at its size. Fills ``ids``
+        in place; a young track re-identified is folded into the lost one (:meth:`relabels`)."""
         cfg = self.config
         used = set(ids[ids >= 0].tolist())
         lost = [
@@ -414,9 +426,13 @@ class FlowTracker:
             for t in self.tracks
             if t.track_id not in used and t.looks is not None and 0 < self.frame - t.last_seen <= self.buffer
         ]
-        rows = np.flatnonzero((ids < 0) & (poses.scores >= cfg.new_track_score) & (poses.source == DETECTED))
+        born = {t.track_id: t.born for t in self.tracks if self.frame - t.born <= self.relabel_frames}
+        started = np.array([born.get(i, self.frame) for i in ids.tolist()], np.int64)  # new poses: this frame
+        young = (ids >= 0) & (started < self.frame)
+        fresh = (ids < 0) & (poses.scores >= cfg.new_track_score) & (poses.source == DETECTED)
+        rows = np.flatnonzero(young | fresh)
         if not lost or not len(rows):
-            return np.zeros(len(poses), bool)
+            return
         app = appearance_similarity(
             looks[0][rows],
             looks[1][rows],
@@ -433,25 +449,16 @@ class FlowTracker:
         box_h = np.maximum(poses.boxes[rows, 3] - poses.boxes[rows, 1], 1.0)
         scale = box_h[:, None] / heights[None]
         ok = (app >= cfg.reid_similarity) & (dist <= gate) & (scale >= 1 / REID_SCALE) & (scale <= REID_SCALE)
+        ok &= np.array([t.last_seen for t in lost])[None] < started[rows, None]  # lost before a young track began
         score = np.where(ok, app * (1 - 0.5 * dist / gate), 0.0)
-        taken = np.zeros(len(lost), bool)
         for r, c in greedy_match(score, 1e-6):
-            ids[rows[r]] = lost[c].track_id
-            taken[c] = True
-        # a pose that may be a lost track's person, coming out from behind something (its colours
-        # still mixed with the occluder's), waits a few frames before it starts a track of its own
-        wait = np.zeros(len(poses), bool)
-        maybe = (dist <= gate) & (scale >= 1 / REID_SCALE) & (scale <= REID_SCALE) & (app >= WAIT_SIMILARITY)
-        maybe[:, taken] = False  # found in this frame: it holds nobody back
-        waited: set[int] = set()
-        for r in np.flatnonzero(ids[rows] < 0):
-            for c in np.flatnonzero(maybe[r]):
-                if lost[c].waits < WAIT_FRAMES:
-                    wait[rows[r]] = True
-                    waited.add(c)
-        for c in waited:
-            lost[c].waits += 1
-        return wait
+            row, old = rows[r], lost[c]
+            if ids[row] >= 0:  # a young track was this lost one: the old track goes on from its poses
+                track = next(t for t in self.tracks if t.track_id == ids[row])
+                old.memory, old.frames = track.memory, track.frames
+                self.tracks.remove(track)
+                self._relabels[int(ids[row])] = old.track_id
+            ids[row] = old.track_id
 
     def _remember(self, tracked: Poses, looks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         """Fold the tracked poses into their tracks. ``looks``: their colour embeddings, parts seen
@@ -465,7 +472,7 @@ class FlowTracker:
             row = tracked[[i]]  # a copy: the caller may change the returned arrays
             track = by_id.get(tid)
             if track is None:
-                track = Track(tid, row, [self.frame], anchor=centres[i])
+                track = Track(tid, row, [self.frame], anchor=centres[i], born=self.frame)
                 self.tracks.append(track)
             else:
                 track.memory = Poses.merge([track.memory, row])
@@ -477,7 +484,6 @@ class FlowTracker:
                 track.velocity = track.velocity + VELOCITY_SMOOTHING * (seen - track.velocity)
                 track.anchor = centres[i]
             track.last_seen = self.frame
-            track.waits = 0  # seen: a later loss may hold a newcomer back again
             if clear[i] or not track.height:  # a box cut by an occluder is not the person's size
                 track.height += (float(heights[i]) - track.height) * (HEIGHT_SMOOTHING if track.height else 1.0)
             if looks is not None and (clear[i] or track.looks is None):
@@ -507,11 +513,11 @@ MAX_SPEED = 2.5
 HEIGHT_SMOOTHING = 0.3
 #: A track's colour embedding averages its first observations, then follows new ones at this rate.
 LOOKS_RATE = 0.1
-#: A pose that may be a lost track's person (gates passed, colours at least WAIT_SIMILARITY alike)
-#: starts no track of its own for up to WAIT_FRAMES frames per lost track: it may still be coming
-#: out from behind something.
-WAIT_SIMILARITY = 0.25
-WAIT_FRAMES = 3
+#: A track at most this many frames old may still turn out to be a lost track's person (coming out
+#: from behind something, its colours at first mixed with the occluder's): it is then folded into
+#: the lost track, and its earlier frames are relabelled (the pipeline holds its output back this
+#: many frames, so that no frame leaves with the provisional id).
+RELABEL_FRAMES = 3
 #: The joint score above which a body part's pixels are sampled for the colour embedding.
 LOOKS_JOINT_SCORE = 0.2
 

@@ -11,6 +11,8 @@ through them:
 * estimator: ``(image, boxes: Poses) -> Poses`` (keypoints ``(N,K,3)`` in its layout).
 
 :func:`track` yields one :class:`FrameResult` per input frame, in order, and times every stage.
+It holds the last ``tracker.relabel_frames`` (3) results back: a track that young can still turn
+out to be a lost one, and its frames then leave with the older id.
 Decode, detect and flow depend only on the frames: with ``PipelineConfig.ahead`` they run in
 threads for the next frames while the pose network works (:mod:`tracker.ahead`).
 """
@@ -18,7 +20,7 @@ threads for the next frames while the pose network works (:mod:`tracker.ahead`).
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -134,6 +136,17 @@ def unify_boxes(detections: Poses, propagated: Poses, iou_threshold: float) -> t
     return merged[keep], int((keep >= len(detections)).sum())
 
 
+def relabel(results: list[FrameResult], relabels: dict[int, int]) -> None:
+    """Give the poses of ``results`` whose track id is a key of ``relabels`` its value instead
+    (tracks found to be an older one, :meth:`~tracker.flowtrack.FlowTracker.relabels`)."""
+    if not relabels:
+        return
+    for result in results:
+        ids = result.poses.track_ids
+        if ids is not None and np.isin(ids, list(relabels)).any():
+            result.poses = result.poses.with_(track_ids=np.array([relabels.get(i, i) for i in ids.tolist()], np.int64))
+
+
 def track(
     frames: Iterable[Frame],
     detector: Detector,
@@ -153,13 +166,16 @@ def track(
     layout = getattr(estimator, "layout", None)
     start = time.perf_counter()
     prepared = prepare(frames, detector, flow, timer, config.ahead)
+    held: deque[tuple[Frame, FrameResult]] = deque()  # the last frames, whose ids may still change
     try:
         for frame, dets, field_ in prepared:
             t = time.perf_counter()
             timer.frames += 1
             if dets is None:  # undecodable: no people, the tracks age
                 tracker.skip()
-                yield frame, FrameResult.empty(frame, layout, decoded=False)
+                held.append((frame, FrameResult.empty(frame, layout, decoded=False)))
+                while len(held) > tracker.relabel_frames:
+                    yield held.popleft()
                 continue
             tracker.advance(field_)
             propagated = tracker.propagate() if config.propagate else Poses()
@@ -172,9 +188,13 @@ def track(
             t = timer.add("pose", t)
 
             tracked = tracker.update(poses, frame.image)
-            result = FrameResult(frame.index, frame.name, frame.image_id, tracked, True, len(dets), n_prop)
+            held.append((frame, FrameResult(frame.index, frame.name, frame.image_id, tracked, True, len(dets), n_prop)))
+            relabel([result for _, result in held], tracker.relabels())
             timer.add("associate", t)
-            yield frame, result
+            while len(held) > tracker.relabel_frames:
+                yield held.popleft()
+        while held:
+            yield held.popleft()
     finally:
         prepared.close()  # stops the threads at once when anything here fails
         timer.wall += time.perf_counter() - start
