@@ -209,3 +209,81 @@ def test_the_embedding_pools_left_and_right_and_counts_only_confident_parts() ->
     np.testing.assert_allclose(e[0], e[1], atol=1e-3)
     assert v[2].tolist() == [True, True, False, False]
     assert appearance_similarity(e[:1], v[:1], e[2:], v[2:])[0, 0] > 0.95
+
+
+def test_a_new_track_found_to_be_a_lost_one_leaves_the_pipeline_with_the_old_id() -> None:
+    """A is hidden for 1 s. Its first two poses back show only its head and one arm: too little of
+    it for its colours, so it starts a new track. Its third pose passes A's gates: that young track
+    is folded into A's, and the pipeline, holding its output back, writes A's id in every frame."""
+    from pose.estimator import person_scores
+    from tracker.pipeline import PipelineConfig, track
+    from tracker.video import Frame
+
+    a, b = Person(lambda t: 60 + 2.0 * t, RED, BLUE), Person(lambda t: 330.0, GREEN, DARK)
+    hidden, partial = range(20, 45), (45, 46)
+    background = _background()
+
+    def frames():
+        for t in range(60):
+            image = background.copy()
+            for person in (a, b) if t not in hidden else (b,):
+                person.draw(image, t)
+            yield Frame(image, t, f"{t:06d}")
+
+    class Detector:
+        def detect(self, frame: Frame) -> Poses:
+            people = (a, b) if frame.index not in hidden else (b,)
+            return Poses(np.stack([p.box(frame.index) for p in people]), np.full(len(people), 0.9, np.float32))
+
+    def estimator(image: np.ndarray, boxes: Poses) -> Poses:
+        """The exact pose in each box (A's first two back: the head and the left arm only)."""
+        kps = []
+        for box in boxes.boxes:
+            person = a if box[0] < 300 else b
+            kp = person.keypoints(0)
+            kp[:, :2] += box[:2] - person.box(0)[:2]
+            if person is a and round((float(box[0]) - 60) / 2) in partial:
+                kp[5:, 2] = 0.05
+                kp[[5, 7, 9], 2] = 0.9
+            kps.append(kp)
+        kp = np.stack(kps).astype(np.float32)
+        return boxes.with_(keypoints=kp, scores=person_scores(kp[..., 2], boxes.scores), layout=COCO)
+
+    tracker = FlowTracker(FlowTrackConfig(fps=FPS))
+    results = list(track(frames(), Detector(), estimator, None, tracker, PipelineConfig(propagate=False, ahead=0)))
+    assert [frame.index for frame, _ in results] == list(range(60))  # every frame, in order
+    ids_a = {frame.index: int(r.track_ids[r.boxes[:, 0] < 300][0]) for frame, r in results if frame.index not in hidden}
+    assert set(ids_a.values()) == {ids_a[0]}  # A's id in every frame, the two partial ones included
+    ids_b = {int(r.track_ids[r.boxes[:, 0] >= 300][0]) for _, r in results}
+    assert len(ids_b) == 1 and ids_b != {ids_a[0]}
+
+
+def test_without_holding_back_the_young_track_shows_its_own_id_first() -> None:
+    """The same scene through the tracker alone: the two partial frames carry the young track's
+    id, and :meth:`FlowTracker.relabels` reports that it became A's in the frame after."""
+    a = Person(lambda t: 60 + 2.0 * t, RED, BLUE)
+    hidden, partial = range(20, 45), (45, 46)
+    tracker = FlowTracker(FlowTrackConfig(fps=FPS))
+    background = _background()
+    seen, relabels = {}, {}
+    for t in range(50):
+        image = background.copy()
+        tracker.advance(np.zeros((*SHAPE, 2), np.float32) if t else None)
+        if t in hidden:
+            tracker.update(
+                Poses(
+                    np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 17, 3), np.float32), layout=COCO
+                ),
+                image,
+            )
+            continue
+        a.draw(image, t)
+        kp = a.keypoints(t)
+        if t in partial:
+            kp[5:, 2] = 0.05
+            kp[[5, 7, 9], 2] = 0.9
+        tracked = tracker.update(Poses(a.box(t)[None], np.full(1, 0.9, np.float32), kp[None], layout=COCO), image)
+        seen[t] = int(tracked.track_ids[0])
+        relabels.update(tracker.relabels())
+    assert seen[45] == seen[46] != seen[0]
+    assert relabels == {seen[45]: seen[0]} and seen[47] == seen[49] == seen[0]
