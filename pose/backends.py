@@ -106,6 +106,12 @@ def ov_compile(core, model, threads: int, bf16: bool = False):
     return core.compile_model(model, "CPU", config | {"PERFORMANCE_HINT": "LATENCY"})
 
 
+def ov_precision(compiled) -> str:
+    """What a compiled OpenVINO model really runs in: ``bf16`` or ``f32`` (asked for bf16, a CPU
+    without it runs float32 and says so only here)."""
+    return "bf16" if "bf16" in str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower() else "f32"
+
+
 class OpenVinoBackend:
     """An exported model compiled by OpenVINO for the CPU, float32 or bfloat16 inside."""
 
@@ -114,21 +120,38 @@ class OpenVinoBackend:
     def __init__(self, onnx_file: Path, threads: int, bf16: bool = False) -> None:
         import openvino as ov
 
-        self.precision = "bf16" if bf16 else "f32"
-        self.request = ov_compile(ov.Core(), str(onnx_file), threads, bf16).create_infer_request()
+        compiled = ov_compile(ov.Core(), str(onnx_file), threads, bf16)
+        self.precision = ov_precision(compiled)
+        self.request = compiled.create_infer_request()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = self.request.infer({0: x.detach().float().contiguous().cpu().numpy()})[0]
         return torch.from_numpy(out.copy())  # the request reuses its output buffer
 
 
-def candidates(device: torch.device, bf16: bool, compiled: bool) -> list[str]:
-    """The backends ``auto`` chooses between: on a GPU, or with torch.compile, only torch;
-    onnxruntime has no bfloat16 path on the CPU."""
-    if device.type != "cpu" or compiled:
-        return ["torch"]
-    names = ["torch"] if bf16 else ["torch", "onnxruntime"]
-    return names + (["openvino"] if available("openvino") else [])
+def candidates(device: torch.device, precisions: list[str], compiled: bool, backend: str = "auto") -> list[str]:
+    """The runtimes ``auto`` chooses between, in each of ``precisions`` (``f32``, ``bf16``; see
+    :func:`pose.precision.precisions`): ``torch``, ``openvino bf16``, ... On a GPU, or with
+    torch.compile, only torch; onnxruntime has no bfloat16 path on the CPU. ``backend`` other
+    than ``auto``: that runtime only."""
+    if backend != "auto":
+        names = [backend]
+    elif device.type != "cpu" or compiled:
+        names = ["torch"]
+    else:
+        names = ["torch", "onnxruntime"] + (["openvino"] if available("openvino") else [])
+    return [candidate(n, p) for p in precisions for n in names if not (p == "bf16" and n == "onnxruntime")]
+
+
+def candidate(name: str, precision: str) -> str:
+    """The calibration's name of runtime ``name`` in ``precision``: ``torch``, ``openvino bf16``."""
+    return name if precision == "f32" else f"{name} {precision}"
+
+
+def split_candidate(text: str) -> tuple[str, torch.dtype]:
+    """``openvino bf16`` -> (``openvino``, torch.bfloat16); ``torch`` -> (``torch``, torch.float32)."""
+    name, _, precision = text.partition(" ")
+    return name, torch.bfloat16 if precision == "bf16" else torch.float32
 
 
 # ----------------------------------------------------------------------------- ONNX export
@@ -246,7 +269,8 @@ def cpu_model() -> str:
 
 def calibration_key(arch: str, input_size: tuple[int, int], precision: str, names: list[str]) -> str:
     """What a calibration depends on: CPU, thread count, runtimes' versions, model and size."""
-    versions = [f"{name} {importlib.metadata.version(name)}" for name in names if name != "torch"]
+    runtimes = dict.fromkeys(split_candidate(name)[0] for name in names)
+    versions = [f"{name} {importlib.metadata.version(name)}" for name in runtimes if name != "torch"]
     versions.insert(0, f"torch {torch.__version__}")
     h, w = input_size
     return f"{cpu_model()} | {torch.get_num_threads()} threads | {', '.join(versions)} | {arch} {h}x{w} {precision}"

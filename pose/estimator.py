@@ -18,6 +18,7 @@ The result is the shared container :class:`pose.poses.Poses`, with the estimator
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from pose.files import file_sha256
 from pose.fold import prepare_for_inference
 from pose.keypoints import COCO, KeypointLayout, get_layout
 from pose.poses import Poses
+from pose.precision import native_bf16, precisions
 from pose.transforms import box_to_center_scale, crop, heatmap_to_image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -103,6 +105,9 @@ class PoseEstimator:
             are then padded to powers of two so that only a few shapes are ever compiled.
         dtype: network precision, ``torch.float32`` (default) or ``torch.bfloat16`` (about 3x
             faster on CPUs with AMX/AVX512-BF16; decoding is always done in float32).
+        precision: ``f32``, ``bf16`` or ``auto`` (overrides ``dtype``): with ``auto`` the
+            calibration also times bfloat16 where the device has it natively and the accuracy
+            evidence allows it (:mod:`pose.precision`); the chosen one is :attr:`precision`.
         layout: the model's keypoint layout (``coco`` by default, or ``posetrack18`` for a model
             trained on PoseTrack 2018 slots): its flip pairs are swapped by the flip test, and the
             returned poses carry it.
@@ -127,6 +132,7 @@ class PoseEstimator:
         layout: KeypointLayout | str = COCO,
         backend: str | None = None,
         weights: str | Path | None = None,
+        precision: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise HrtrackError(f"batch_size must be >= 1, got {batch_size}")
@@ -137,9 +143,11 @@ class PoseEstimator:
         self.channel_order = channel_order
         self.compiled = False
         self.model: nn.Module | None = None
+        wanted = precision or ("bf16" if dtype == torch.bfloat16 else "f32")
+        self._precisions = precisions(wanted, self.device)
         if isinstance(model, (str, Path)):  # a network file
-            self.dtype = dtype
             self.backend, self.choice = self._external(Path(model), backend or "auto", input_size)
+            self.dtype = torch.bfloat16 if self.backend.precision == "bf16" else torch.float32
             self.input_h, self.input_w = self.backend.info.input_size
             self.num_joints = self.backend.info.num_joints
         elif not isinstance(model, nn.Module):  # any callable
@@ -158,14 +166,17 @@ class PoseEstimator:
             if self.input_h % 32 or self.input_w % 32:
                 raise HrtrackError(f"input size {input_size} must be a multiple of 32 in height and width")
             model = model.to(self.device)
-            self.dtype = dtype if prepare else torch.float32
+            if not prepare:
+                self._precisions = ["f32"]
             self.compiled = compile and prepare
-            bf16 = self.dtype == torch.bfloat16
             backend = backend or "torch"
-            backends.check_backend(backend, self.device, bf16, self.compiled)
-            self.model = prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
-            self.backend, self.choice = self._backend(backend, model, weights)
+            backends.check_backend(backend, self.device, self._precisions == ["bf16"], self.compiled)
+            self.backend, self.choice = self._backend(backend, model, weights, prepare)
+            self.dtype = torch.bfloat16 if self.backend.precision == "bf16" else torch.float32
             self.num_joints = int(getattr(model, "num_joints", 17))
+        if self._precisions == ["bf16"] and not native_bf16(self.device):  # asked for: runs, but say how
+            how = "emulated, slower" if self.precision == "bf16" else f"{self.backend.name} runs float32"
+            print(f"hrtrack: warning: --precision bf16: no native bfloat16 on {self.device} ({how})", file=sys.stderr)
         self._perm = flip_permutation(self.num_joints, self.layout.flip_pairs)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
@@ -173,7 +184,7 @@ class PoseEstimator:
     @property
     def precision(self) -> str:
         """``f32`` or ``bf16``: what the network runs in."""
-        return getattr(self.backend, "precision", "bf16" if self.dtype == torch.bfloat16 else "f32")
+        return getattr(self.backend, "precision", "f32")
 
     def _external(
         self, path: Path, name: str, input_size: tuple[int, int] | None
@@ -184,53 +195,74 @@ class PoseEstimator:
             raise HrtrackError(f"{path}: network files are .onnx or OpenVINO .xml")
         if self.device.type != "cpu":
             raise HrtrackError(f"{path}: network files run on the CPU (onnxruntime, OpenVINO), not {self.device}")
-        bf16 = self.dtype == torch.bfloat16
         if name == "torch":
             raise HrtrackError(f"--backend torch: {path.name} runs on " + " or ".join(runtimes(path)))
-        names = [r for r in runtimes(path) if backends.available(r) and not (bf16 and r == "onnxruntime")]
         if name != "auto":
-            names = [name]
-        elif not names:
-            precision = "bf16" if bf16 else "f32"
-            raise HrtrackError(f"{path}: no installed runtime runs it in {precision} (pip install 'hrtrack[openvino]')")
+            names = backends.candidates(self.device, self._precisions, False, name)
+        else:
+            found = [r for r in runtimes(path) if backends.available(r)]
+            names = [n for r in found for n in backends.candidates(self.device, self._precisions, False, r)]
+            if not names:
+                raise HrtrackError(
+                    f"{path}: no installed runtime runs it in {self._precisions[0]} (pip install 'hrtrack[openvino]')"
+                )
         joints = self.layout.num_joints
-        first = ExternalNetwork(path, names[0], bf16=bf16, input_size=input_size, joints=joints)  # checks the file
-        built = {names[0]: first}
+        built: dict[str, ExternalNetwork] = {}
 
         def build(which: str) -> ExternalNetwork:
             if which not in built:
-                built[which] = ExternalNetwork(path, which, bf16=bf16, input_size=input_size, joints=joints)
+                runtime, dtype = backends.split_candidate(which)
+                bf16 = dtype == torch.bfloat16
+                built[which] = ExternalNetwork(path, runtime, bf16=bf16, input_size=input_size, joints=joints)
             return built[which]
 
+        first = build(names[0])  # checks the file
         if len(names) == 1:
             return first, backends.Choice(names[0], {}, False)
         size = first.info.input_size
-        key = backends.calibration_key(f"{path.name} {file_sha256(path)[:12]}", size, "bf16" if bf16 else "f32", names)
+        key = backends.calibration_key(f"{path.name} {file_sha256(path)[:12]}", size, self._wanted(), names)
         return backends.choose_backend(names, build, key, size)
 
+    def _wanted(self) -> str:
+        """The precision asked for, as the calibration key names it: ``f32``, ``bf16`` or ``auto``."""
+        return self._precisions[0] if len(self._precisions) == 1 else "auto"
+
     def _backend(
-        self, name: str, model: nn.Module, weights: str | Path | None
+        self, name: str, model: nn.Module, weights: str | Path | None, prepare: bool = True
     ) -> tuple[backends.Backend, backends.Choice]:
-        """The runtime of the network: ``name``, or the fastest of the candidates for ``auto``."""
+        """The runtime of the network: ``name``, or the fastest of the candidates for ``auto``, in
+        each precision allowed (:mod:`pose.precision`). Sets :attr:`model` (the prepared module in
+        the chosen precision; float32 for an ONNX runtime)."""
         size = (self.input_h, self.input_w)
         weights = Path(weights) if weights else None
         onnx_file: list[Path] = []  # found or exported once, for every ONNX backend tried
+        prepared: dict[torch.dtype, nn.Module] = {}
+
+        def module(dtype: torch.dtype, compile: bool) -> nn.Module:
+            if dtype not in prepared:
+                prepared[dtype] = (
+                    prepare_for_inference(model, compile=compile, dtype=dtype) if prepare else model.eval()
+                )
+            return prepared[dtype]
 
         def build(which: str) -> backends.Backend:
-            if which == "torch":
-                return backends.TorchBackend(self.model, self.dtype)
-            if not onnx_file:  # the export is always float32, whatever self.dtype
-                f32 = self.model if self.dtype == torch.float32 else prepare_for_inference(model)
-                onnx_file.append(backends.ensure_onnx(f32, size, weights))
-            return backends.make_backend(which, onnx_file[0], self.dtype)
+            runtime, dtype = backends.split_candidate(which)
+            if runtime == "torch":
+                return backends.TorchBackend(module(dtype, self.compiled), dtype)
+            if not onnx_file:  # the export is always float32, whatever the precision
+                onnx_file.append(backends.ensure_onnx(module(torch.float32, False), size, weights))
+            return backends.make_backend(runtime, onnx_file[0], dtype)
 
-        bf16 = self.dtype == torch.bfloat16
-        if name != "auto":
-            return build(name), backends.Choice(name, {}, False)
-        names = backends.candidates(self.device, bf16, self.compiled)
-        arch = f"hrnet_w{getattr(model, 'width', '?')}"
-        key = backends.calibration_key(arch, size, "bf16" if bf16 else "f32", names)
-        return backends.choose_backend(names, build, key, size)
+        names = backends.candidates(self.device, self._precisions, self.compiled, name)
+        if len(names) == 1:
+            chosen, choice = build(names[0]), backends.Choice(names[0], {}, False)
+        else:
+            arch = f"hrnet_w{getattr(model, 'width', '?')}"
+            key = backends.calibration_key(arch, size, self._wanted(), names)
+            chosen, choice = backends.choose_backend(names, build, key, size)
+        dtype = backends.split_candidate(choice.name)[1]
+        self.model = prepared.get(dtype) or prepared.get(torch.float32)
+        return chosen, choice
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Affine crops ``(N,H,W,3)`` uint8 RGB with their centers and scales ``(N,2)``."""

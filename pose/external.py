@@ -13,7 +13,8 @@ crop, flip test, decoding and rescoring stay the estimator's. What is read from 
 
 Runtimes: ``onnxruntime`` (``.onnx`` only) and ``openvino`` (both; extra ``[openvino]``). The
 precision is explicit: float32 unless bf16 is asked for (OpenVINO's own default on CPUs with bf16
-is bf16, so the hint is always set). A file that does not fit raises one :class:`HrtrackError`
+is bf16, so the hint is always set); ``precision`` says what it really runs in (asked for bf16, a
+CPU without it runs float32). A file that does not fit raises one :class:`HrtrackError`
 line naming the file and what does not fit.
 """
 
@@ -126,7 +127,7 @@ class _OvRunner(_Runner):
     def __init__(self, path: Path, threads: int, bf16: bool = False, input_size: tuple[int, int] | None = None) -> None:
         import openvino as ov
 
-        from pose.backends import ov_compile
+        from pose.backends import ov_compile, ov_precision
 
         core = ov.Core()
         try:
@@ -151,11 +152,11 @@ class _OvRunner(_Runner):
             except Exception as exc:
                 raise HrtrackError(f"{path}: OpenVINO cannot give it a dynamic batch ({first_line(exc)})") from None
         self.outputs = [(o.get_any_name(), _dims(o.get_partial_shape())) for o in model.outputs]
-        self.precision = "bf16" if bf16 else "f32"
         try:
             compiled = ov_compile(core, model, threads, bf16)
         except Exception as exc:
             raise HrtrackError(f"{path}: OpenVINO cannot compile this network ({first_line(exc)})") from None
+        self.precision = ov_precision(compiled)  # a CPU without bf16 runs float32 when asked for it
         self.request = compiled.create_infer_request()
         self._names = [n for n, _ in self.outputs]
 

@@ -290,6 +290,20 @@ def add_backend(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_precision(p: argparse.ArgumentParser) -> None:
+    """``--precision auto|f32|bf16`` (default auto) and ``--bf16``, its synonym for bf16."""
+    from pose.precision import PRECISIONS  # torch-free
+
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="network precision: auto (bfloat16 joins the calibration where the CPU or GPU has it natively; "
+        "default), f32 or bf16",
+    )
+    p.add_argument("--bf16", dest="precision", action="store_const", const="bf16", help="same as --precision bf16")
+
+
 def add_network(p: argparse.ArgumentParser, arch: str | None = "hrnet_w32", size: str | None = "256x192") -> None:
     """``--arch`` and ``--input-size`` (None defaults: implied by a zoo model)."""
     p.add_argument(

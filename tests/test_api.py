@@ -69,6 +69,7 @@ ARGV = ["--arch", "hrnet_w8", "--input-size", "128x96", "--no-flip", "--track-sc
         ("detector", "onnx:missing.onnx", "--detector", "onnx:missing.onnx"),
         ("assoc", "hungarian", "--assoc", "hungarian"),
         ("keypoint_layout", "mpii", "--keypoint-layout", "mpii"),
+        ("precision", "fp16", "--precision", "fp16"),
         ("images_root", "/no/such/folder", "--images-root", "/no/such/folder"),
     ],
 )

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from pose import backends
+from pose import backends, precision
 from pose.checkpoint import save_state_dict
 from pose.errors import HrtrackError
 from pose.estimator import PoseEstimator
 from pose.hrnet import build_model
+from pose.precision import native_bf16
 from tracker.bench.network import lively_weights
 from tracker.cli import main
 
@@ -68,12 +69,27 @@ def test_bf16_backends_deviate_boundedly(
 ) -> None:
     if not backends.available(name):
         pytest.skip(f"{name} is not installed")
+    if name == "openvino" and not native_bf16("cpu"):
+        pytest.skip("OpenVINO runs bfloat16 only on CPUs that have it (AVX512-BF16, AMX)")
     estimator = PoseEstimator(model, SIZE, backend=name, weights=weights, dtype=torch.bfloat16)
     assert estimator.backend.precision == "bf16"
     heatmaps = estimator.heatmaps(crops)
     deviation = (heatmaps - reference).abs()
     # bf16 differs, and not by much (hrtrack bench synth --bf16 gives its effect on mAP)
     assert 0 < float(deviation.mean()) < 0.05 and float(deviation.max()) < 0.5
+
+
+def test_openvino_asked_for_bf16_without_it_says_it_runs_float32(
+    model: torch.nn.Module, weights: Path, crops: np.ndarray, reference: torch.Tensor, capsys
+) -> None:
+    """OpenVINO takes the bf16 hint on any CPU and quietly runs float32 where bf16 is not native:
+    the estimator reports what really runs, and warns."""
+    if not backends.available("openvino") or native_bf16("cpu"):
+        pytest.skip("needs OpenVINO on a CPU without native bfloat16")
+    estimator = PoseEstimator(model, SIZE, backend="openvino", weights=weights, precision="bf16")
+    assert estimator.precision == "f32" and estimator.dtype == torch.float32
+    assert "--precision bf16: no native bfloat16 on cpu (openvino runs float32)" in capsys.readouterr().err
+    assert float((estimator.heatmaps(crops) - reference).abs().max()) < 1e-4
 
 
 def test_onnx_export_is_cached_beside_the_weights_and_follows_their_content(
@@ -110,7 +126,7 @@ def test_auto_times_every_candidate_once_and_then_reads_the_cache(
 ) -> None:
     monkeypatch.setenv("HRTRACK_HOME", str(tmp_path))
     first = PoseEstimator(model, SIZE, backend="auto", weights=weights)
-    names = backends.candidates(torch.device("cpu"), bf16=False, compiled=False)
+    names = backends.candidates(torch.device("cpu"), ["f32"], compiled=False)
     assert not first.choice.cached and set(first.choice.timings) == set(names)
     assert first.backend.name == min(first.choice.timings, key=first.choice.timings.__getitem__)
     assert "calibrated now" in first.choice.describe()
@@ -150,10 +166,60 @@ def test_auto_does_without_a_backend_that_fails_on_this_model(
 
 
 def test_auto_with_bf16_never_picks_onnxruntime(model: torch.nn.Module, weights: Path) -> None:
-    names = backends.candidates(torch.device("cpu"), bf16=True, compiled=False)
-    assert "onnxruntime" not in names and "torch" in names
-    assert backends.candidates(torch.device("cpu"), bf16=False, compiled=True) == ["torch"]
-    assert backends.candidates(torch.device("cuda"), bf16=False, compiled=False) == ["torch"]
+    names = backends.candidates(torch.device("cpu"), ["bf16"], compiled=False)
+    assert "onnxruntime bf16" not in names and "torch bf16" in names
+    assert backends.candidates(torch.device("cpu"), ["f32"], compiled=True) == ["torch"]
+    assert backends.candidates(torch.device("cuda"), ["f32", "bf16"], compiled=False) == ["torch", "torch bf16"]
+    assert backends.candidates(torch.device("cpu"), ["f32", "bf16"], False, "onnxruntime") == ["onnxruntime"]
+
+
+def fake_cpu(monkeypatch: pytest.MonkeyPatch, *flags: str) -> None:
+    """Make the CPU's flags ``flags`` (and no CUDA) for :mod:`pose.precision`."""
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "fma", *flags}))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize(
+    ("flags", "allowed", "expected"),
+    [
+        ((), True, ["f32"]),
+        (("avx512f",), True, ["f32"]),  # AVX-512 without its BF16 extension
+        (("avx512f", "avx512_bf16"), True, ["f32", "bf16"]),
+        (("amx_tile", "amx_bf16"), True, ["f32", "bf16"]),
+        (("avx512f", "avx512_bf16"), False, ["f32"]),  # native, but the evidence said no
+    ],
+)
+def test_auto_precision_includes_bf16_only_where_native_and_allowed(
+    flags: tuple[str, ...], allowed: bool, expected: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_cpu(monkeypatch, *flags)
+    monkeypatch.setattr(precision, "BF16_IN_AUTO", allowed)
+    assert precision.precisions("auto", "cpu") == expected
+    assert precision.precisions("auto", "cuda") == ["f32"]  # no CUDA here
+    assert precision.precisions("f32", "cpu") == ["f32"] and precision.precisions("bf16", "cpu") == ["bf16"]
+
+
+def test_auto_never_times_bf16_without_native_support(
+    model: torch.nn.Module, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HRTRACK_HOME", str(tmp_path))
+    fake_cpu(monkeypatch, "avx512f")
+    est = PoseEstimator(model, SIZE, backend="auto", precision="auto", weights=weights)
+    assert est.precision == "f32" and not any("bf16" in name for name in est.choice.timings)
+    fake_cpu(monkeypatch, "avx512f", "avx512_bf16")  # as if native: bf16 is timed, in its own calibration
+    est = PoseEstimator(model, SIZE, backend="torch", precision="auto", weights=weights)
+    assert set(est.choice.timings) == {"torch", "torch bf16"}
+    assert est.precision == ("bf16" if est.choice.name == "torch bf16" else "f32")
+    assert len(json.loads((tmp_path / "calibration.json").read_text())) == 2
+
+
+def test_precision_f32_gives_the_plain_models_heatmaps(
+    model: torch.nn.Module, weights: Path, crops: np.ndarray, reference: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_cpu(monkeypatch, "amx_bf16")  # even where bf16 is native
+    est = PoseEstimator(model, SIZE, backend="torch", precision="f32", weights=weights)
+    assert est.precision == "f32" and est.choice.name == "torch"
+    assert float((est.heatmaps(crops) - reference).abs().max()) < 1e-4
 
 
 @pytest.mark.parametrize(

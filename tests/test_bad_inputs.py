@@ -173,6 +173,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("track-unknown-option", [*TRACK, "--fast"], "--fast"),
     ("track-backend-unknown", [*TRACK, "--backend", "tpu"], "--backend"),
     ("track-backend-onnxruntime-bf16", [*TRACK, "--backend", "onnxruntime", "--bf16"], "--backend onnxruntime"),
+    ("track-precision-onnxruntime-bf16", [*TRACK, "--backend", "onnxruntime", "--precision", "bf16"], "--backend"),
+    ("track-precision-unknown", [*TRACK, "--precision", "fp16"], "--precision"),
+    ("bench-synth-precision-unknown", ["bench", "synth", "--precision", "half"], "--precision"),
     ("track-backend-onnxruntime-compile", [*TRACK, "--backend", "onnxruntime", "--compile"], "--compile"),
     ("track-ahead-negative", [*TRACK, "--ahead", "-1"], "--ahead"),
     # track: names and output paths

@@ -16,6 +16,8 @@ import pytest
 from pose.specs import backend_installed
 from tracker.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.skipif(not backend_installed("openvino"), reason="OpenVINO (extra [openvino]) not installed")
 
 
@@ -119,3 +121,33 @@ def test_few_people_tracked_is_a_warning(shared_data: Path, tmp_path: Path, caps
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warnings) == 1
     assert "the detector found" in warnings[0] and "per frame" in warnings[0] and "--track-score (0.95)" in warnings[0]
+
+
+def test_bf16_heatmaps_of_the_real_network_stay_near_float32(shared_data: Path, monkeypatch) -> None:
+    """PP-TinyPose on the COCO fixture's people: bfloat16 (native where the CPU has it, else as
+    scripts/precision_evidence.py emulates it) differs from float32, and only a little."""
+    import importlib.util
+
+    from pose import backends
+    from pose.estimator import PoseEstimator
+    from pose.precision import native_bf16
+
+    if not native_bf16("cpu"):
+        spec = importlib.util.spec_from_file_location("evidence", ROOT / "scripts" / "precision_evidence.py")
+        evidence = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(evidence)
+        monkeypatch.setattr(backends, "ov_compile", evidence.emulating_compile(backends.ov_compile))
+    f32 = PoseEstimator(tinypose(shared_data), backend="openvino", precision="f32")
+    bf16 = PoseEstimator(tinypose(shared_data), backend="openvino", precision="bf16")
+    coco = json.loads((shared_data / "coco" / "test_coco.json").read_text())
+    crops = []
+    for image in coco["images"]:
+        boxes = [a["bbox"] for a in coco["annotations"] if a["image_id"] == image["id"] and a["num_keypoints"]]
+        boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], np.float32)
+        crops.append(f32.crops(cv2.imread(str(shared_data / "coco" / image["file_name"])), boxes)[0])
+    crops = np.concatenate(crops)
+    reference = f32.heatmaps(crops)
+    deviation = (bf16.heatmaps(crops) - reference).abs()
+    peak = float(reference.abs().max())
+    assert 0 < float(deviation.mean()) < 0.01 * peak
+    assert float(deviation.max()) < 0.15 * peak

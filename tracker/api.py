@@ -162,7 +162,7 @@ class Tracker:
             flip_test=c.flip_test,
             batch_size=c.batch_size,
             compile=c.compile,
-            bf16=c.bf16,
+            precision=c.precision,
             backend=c.backend,
         )
         return pose, estimator
@@ -182,7 +182,7 @@ class Tracker:
             c.input_size,
             flip_test=c.flip_test,
             batch_size=c.batch_size,
-            dtype=torch.bfloat16 if c.bf16 else torch.float32,
+            precision=c.precision,
             layout=c.keypoint_layout or "coco",
             backend=c.backend,
         )
@@ -442,13 +442,14 @@ def load_estimator(
     flip_test: bool = True,
     batch_size: int = 32,
     compile: bool = False,
-    bf16: bool = False,
+    precision: str = "f32",
     backend: str = "torch",
 ) -> PoseEstimator:
     """The pose estimator of an HRNet checkpoint (strict load; ``weights=None``: random weights, for
     benchmarks). ``layout`` is the model's joint slots: ``coco`` or ``posetrack18`` (whose
     head_bottom/head_top slots are not swapped by the flip test). ``backend``: see
-    :mod:`pose.backends` (``auto`` is the fastest here, calibrated once and cached)."""
+    :mod:`pose.backends` (``auto`` is the fastest here, calibrated once and cached); ``precision``:
+    ``f32``, ``bf16`` or ``auto`` (:mod:`pose.precision`)."""
     model = build_model(arch)
     if weights:
         load_checkpoint(model, weights)
@@ -459,7 +460,7 @@ def load_estimator(
         flip_test=flip_test,
         batch_size=batch_size,
         compile=compile,
-        dtype=torch.bfloat16 if bf16 else torch.float32,
+        precision=precision,
         layout=layout,
         backend=backend,
         weights=weights,

@@ -20,6 +20,7 @@ from pose.options import (
     number,
     size_spec,
 )
+from pose.precision import PRECISIONS
 from pose.zoo import DEFAULT_DETECTOR
 from tracker.options import ASSOCIATIONS, LAYOUTS, det_size, detector_spec, flow_spec, pose_weights
 
@@ -40,7 +41,7 @@ class TrackConfig:
       flow: ``dis[:PRESET]``, ``farneback``, ``ptlflow:MODEL:CKPT[:iters=N]`` or ``none``; computed at
         flow_max_side (longer side).
       device (auto, cpu, cuda[:N]), backend (auto, torch, onnxruntime, openvino), batch_size (crops
-      per network batch), flip_test, bf16, compile.
+      per network batch), flip_test, precision (auto, f32, bf16: :mod:`pose.precision`), compile.
     Frames: images_root (of an annotation's image names), start, frames (None: to the end).
     Pipeline: propagate (flow-propagated boxes), box_nms (IoU unifying boxes), pose_nms (OKS after
       estimation, None: off), ahead (frames decoded, detected and flowed in threads ahead).
@@ -64,7 +65,7 @@ class TrackConfig:
     backend: str = "auto"
     batch_size: int = 32
     flip_test: bool = True
-    bf16: bool = False
+    precision: str = "auto"
     compile: bool = False
     images_root: str | None = None
     start: int = 0
@@ -102,10 +103,11 @@ class TrackConfig:
                 raise UsageError(f"{option}: a value is needed, got None")
             if value is not None:
                 put(self, name, check_option(option, parse, value))
-        for name in ("flip_test", "bf16", "compile", "propagate", "two_stage", "merge"):
+        for name in ("flip_test", "compile", "propagate", "two_stage", "merge"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name}: expected True or False, got {getattr(self, name)!r}")
         check_choice("--assoc", self.assoc, ASSOCIATIONS)
+        check_choice("--precision", self.precision, PRECISIONS)
         if self.keypoint_layout is not None:
             check_choice("--keypoint-layout", self.keypoint_layout, LAYOUTS)
 

@@ -107,7 +107,7 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
             raise HrtrackError(f"{source}: its sequence name {name!r} is also that of {seen[name]}")
         seen[name] = source
         jobs.append(Job(source, name, source_detector(args.detector, source, name)))
-    check_backend(args.backend, args.device, args.bf16, args.compile)  # e.g. onnxruntime with --bf16
+    check_backend(args.backend, args.device, args.precision == "bf16", args.compile)  # e.g. onnxruntime, bf16
     if args.eval:
         _check_eval(args.eval, {job.name for job in jobs})
     if args.ray is not None and importlib.util.find_spec("ray") is None:

@@ -54,15 +54,17 @@ BENCH_SEED = 3000
 def demo_estimator(
     weights: str | Path | None = None,
     device: str = "cpu",
-    bf16: bool = False,
     flip_test: bool = True,
     backend: str = "torch",
+    precision: str = "f32",
 ) -> PoseEstimator:
     """The pose estimator of the bundled demo model (or of ``weights`` with the same architecture)."""
     path = Path(weights) if weights else DEMO_WEIGHTS
     if not path.is_file():
         raise HrtrackError(f"{path}: demo model weights not found (reinstall hrtrack or give --weights)")
-    return load_estimator(path, DEMO_ARCH, DEMO_INPUT_SIZE, DEMO_LAYOUT, device, flip_test, bf16=bf16, backend=backend)
+    return load_estimator(
+        path, DEMO_ARCH, DEMO_INPUT_SIZE, DEMO_LAYOUT, device, flip_test, backend=backend, precision=precision
+    )
 
 
 @dataclass(frozen=True)

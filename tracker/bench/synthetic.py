@@ -49,7 +49,7 @@ QUICK_SETTINGS = tuple(BENCH_SETTINGS[k] for k in (3, 4, 5, 9, 10))
 
 def run_bench_synth(args: argparse.Namespace) -> int:
     """Run ``hrtrack bench synth``: one row per :data:`BENCH_SETTINGS`; returns the exit status."""
-    estimator = demo_estimator(args.weights, args.device, bf16=args.bf16, backend=args.backend)
+    estimator = demo_estimator(args.weights, args.device, backend=args.backend, precision=args.precision)
     with tempfile.TemporaryDirectory(prefix="hrtrack-bench-synth-") as tmp:
         root = Path(args.data) if args.data else Path(tmp)
         data = root / "synth"
@@ -89,7 +89,7 @@ def run_bench_synth(args: argparse.Namespace) -> int:
         f"hrtrack bench synth: {args.sequences} held-out sequences x {args.frames} frames ({args.difficulty}, "
         f"{synth.occlusion} occlusion, seed {args.seed}), "
         f"demo model {DEMO_ARCH} {DEMO_INPUT_SIZE[0]}x{DEMO_INPUT_SIZE[1]}, DIS flow, "
-        f"{estimator.choice.describe()}{' bf16' if args.bf16 else ''}"
+        f"{estimator.choice.describe()}, {estimator.precision}"
     )
     print(format_bench_table(rows))
     if args.json:

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 from pose.errors import HrtrackError
+from pose.estimator import PoseEstimator
+from pose.external import is_network_file
 from tracker.api import Tracker, load_estimator
 from tracker.pipeline import StageTimer
 
@@ -37,7 +39,7 @@ def run_track_bench(
     weights: str | None = None,
     frames: int | None = None,
     device: str = "cpu",
-    bf16: bool = False,
+    precision: str = "auto",
     backend: str = "auto",
     ahead: int = 4,
     echo: Callable[[str], None] = print,
@@ -46,10 +48,14 @@ def run_track_bench(
     video = Path(video)
     if not video.exists():
         raise HrtrackError(f"{video}: video not found")
-    estimator = load_estimator(weights, arch, input_size, device=device, bf16=bf16, backend=backend)
+    if weights and is_network_file(weights):  # a network file (.onnx, OpenVINO .xml): its own size
+        estimator = PoseEstimator(Path(weights), backend=backend, precision=precision)
+        arch, input_size = Path(weights).name, (estimator.input_h, estimator.input_w)
+    else:
+        estimator = load_estimator(weights, arch, input_size, device=device, precision=precision, backend=backend)
     echo(
-        f"hrtrack bench track: {video.name}, {arch} {input_size[0]}x{input_size[1]}{' bf16' if bf16 else ''}, "
-        f"{estimator.choice.describe()}, detector {detector}, flow {flow}, "
+        f"hrtrack bench track: {video.name}, {arch} {input_size[0]}x{input_size[1]}, "
+        f"{estimator.choice.describe()}, {estimator.precision}, detector {detector}, flow {flow}, "
         f"{'weights ' + str(weights) if weights else 'random weights'}, torch threads {torch.get_num_threads()}"
     )
     timers = {}

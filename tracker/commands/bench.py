@@ -11,6 +11,7 @@ from pose.options import (
     add_backend,
     add_device,
     add_network,
+    add_precision,
     choice_list,
     existing,
     int_list,
@@ -67,7 +68,7 @@ def cmd_bench_track(args: argparse.Namespace) -> int:
         args.weights,
         args.frames,
         args.device,
-        args.bf16,
+        args.precision,
         args.backend,
         args.ahead,
     )
@@ -123,9 +124,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="detector spec (default rtmdet_nano_person)",
     )
     track.add_argument("--flow", default="dis", type=flow_spec, help="flow spec (default dis)")
-    track.add_argument("--weights", type=existing("file"), help="HRNet checkpoint (default: random weights of --arch)")
+    track.add_argument(
+        "--weights",
+        type=existing("file"),
+        help="HRNet checkpoint, or a network file (.onnx, OpenVINO .xml) (default: random weights of --arch)",
+    )
     track.add_argument("--frames", type=POSITIVE, help="only the first N frames")
-    track.add_argument("--bf16", action="store_true", help="network in bfloat16")
+    add_precision(track)
     add_backend(track)
     track.add_argument(
         "--ahead", type=number(int, 1, 64), default=4, help="frames run ahead in the overlapped run (default 4)"
@@ -194,7 +199,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--quick", action="store_true", help="only the rows with and without propagation (and the paper's variant)"
     )
-    synth.add_argument("--bf16", action="store_true", help="network in bfloat16 (its mAP against float32's)")
+    add_precision(synth)
     add_backend(synth)
     add_device(synth)
     synth.set_defaults(func="tracker.bench.synthetic:run_bench_synth")

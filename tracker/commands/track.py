@@ -10,6 +10,7 @@ from pose.options import (
     add_backend,
     add_device,
     add_network,
+    add_precision,
     existing,
     file_name,
     number,
@@ -148,7 +149,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--batch-size", type=T["batch_size"], default=D.batch_size, help="crops per network batch (default 32)"
     )
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (2x faster, less accurate)")
-    p.add_argument("--bf16", action="store_true", help="run the network in bfloat16 (fast on AMX CPUs/GPUs)")
+    add_precision(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the network (first batches slow)")
     add_backend(p)
     p.add_argument(
@@ -206,7 +207,7 @@ def config_from_args(args: argparse.Namespace) -> TrackConfig:
         backend=args.backend,
         batch_size=args.batch_size,
         flip_test=not args.no_flip,
-        bf16=args.bf16,
+        precision=args.precision,
         compile=args.compile,
         images_root=args.images_root,
         start=args.start,
