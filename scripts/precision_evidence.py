@@ -64,18 +64,23 @@ def emulating_compile(real):
 
 def coco_ap(data: Path, precision: str) -> float:
     """COCO keypoint AP of PP-TinyPose on the fixture's people in their GT boxes."""
+    est = PoseEstimator(data / "models" / "pp_tinypose_256x192" / "model.xml", backend="openvino", precision=precision)
+    return coco_fixture_ap(est, data / "coco")
+
+
+def coco_fixture_ap(est: PoseEstimator, coco: Path) -> float:
+    """COCO keypoint AP (0-100) of ``est`` on ``coco/test_coco.json``'s people in their GT boxes."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    est = PoseEstimator(data / "models" / "pp_tinypose_256x192" / "model.xml", backend="openvino", precision=precision)
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(data / "coco" / "test_coco.json"))
+        gt = COCO(str(coco / "test_coco.json"))
     results = []
     for image_id in gt.getImgIds():
         info = gt.loadImgs(image_id)[0]
         anns = [a for a in gt.loadAnns(gt.getAnnIds(imgIds=image_id)) if a["num_keypoints"] > 0]
         boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)], np.float32)
-        poses = est(cv2.imread(str(data / "coco" / info["file_name"])), boxes)
+        poses = est(cv2.imread(str(coco / info["file_name"])), boxes)
         for kp, score in zip(poses.keypoints, poses.scores, strict=True):
             person = {"image_id": image_id, "category_id": 1, "keypoints": kp.ravel().tolist()}
             results.append(person | {"score": float(score)})

@@ -63,33 +63,23 @@ def test_bonn_with_gt_boxes(shared_data: Path, tmp_path: Path) -> None:
     assert result["mota"]["total"] >= 92.0
 
 
+def evidence():
+    """scripts/precision_evidence.py as a module (its COCO fixture AP and its bfloat16 emulation)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evidence", ROOT / "scripts" / "precision_evidence.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_coco_fixture_ap_with_gt_boxes(shared_data: Path) -> None:
     """The 14 COCO fixture people in their GT boxes: COCO keypoint AP of PoseEstimator on the file."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     from pose.estimator import PoseEstimator
 
     est = PoseEstimator(tinypose(shared_data), backend="openvino")
     assert (est.input_h, est.input_w, est.num_joints, est.precision) == (256, 192, 17, "f32")
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(shared_data / "coco" / "test_coco.json"))
-    results = []
-    for image_id in gt.getImgIds():
-        info = gt.loadImgs(image_id)[0]
-        anns = [a for a in gt.loadAnns(gt.getAnnIds(imgIds=image_id)) if a["num_keypoints"] > 0]
-        boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)], np.float32)
-        poses = est(cv2.imread(str(shared_data / "coco" / info["file_name"])), boxes)
-        for kp, score in zip(poses.keypoints, poses.scores, strict=True):
-            results.append(
-                {"image_id": image_id, "category_id": 1, "keypoints": kp.ravel().tolist(), "score": float(score)}
-            )
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(gt, gt.loadRes(results), "keypoints")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    assert ev.stats[0] >= 0.80
+    assert evidence().coco_fixture_ap(est, shared_data / "coco") >= 80.0
 
 
 def test_pets_walkers_are_tracked_drawn_and_exported(shared_data: Path, tmp_path: Path, capsys) -> None:
@@ -126,17 +116,12 @@ def test_few_people_tracked_is_a_warning(shared_data: Path, tmp_path: Path, caps
 def test_bf16_heatmaps_of_the_real_network_stay_near_float32(shared_data: Path, monkeypatch) -> None:
     """PP-TinyPose on the COCO fixture's people: bfloat16 (native where the CPU has it, else as
     scripts/precision_evidence.py emulates it) differs from float32, and only a little."""
-    import importlib.util
-
     from pose import backends
     from pose.estimator import PoseEstimator
     from pose.precision import native_bf16
 
     if not native_bf16("cpu"):
-        spec = importlib.util.spec_from_file_location("evidence", ROOT / "scripts" / "precision_evidence.py")
-        evidence = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(evidence)
-        monkeypatch.setattr(backends, "ov_compile", evidence.emulating_compile(backends.ov_compile))
+        monkeypatch.setattr(backends, "ov_compile", evidence().emulating_compile(backends.ov_compile))
     f32 = PoseEstimator(tinypose(shared_data), backend="openvino", precision="f32")
     bf16 = PoseEstimator(tinypose(shared_data), backend="openvino", precision="bf16")
     coco = json.loads((shared_data / "coco" / "test_coco.json").read_text())
