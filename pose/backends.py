@@ -38,6 +38,7 @@ from torch import nn
 
 from pose.errors import HrtrackError, first_line, third_party_quiet
 from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home, writable_home
+from pose.precision import native_bf16
 from pose.specs import BACKEND_CHOICES
 from pose.specs import BACKENDS as BACKENDS  # the names and their checks live in pose.specs (no torch)
 from pose.specs import backend_installed as available
@@ -133,14 +134,16 @@ def candidates(device: torch.device, precisions: list[str], compiled: bool, back
     """The runtimes ``auto`` chooses between, in each of ``precisions`` (``f32``, ``bf16``; see
     :func:`pose.precision.precisions`): ``torch``, ``openvino bf16``, ... On a GPU, or with
     torch.compile, only torch; onnxruntime has no bfloat16 path on the CPU. ``backend`` other
-    than ``auto``: that runtime only."""
+    than ``auto``: that runtime only. OpenVINO runs float32 when asked for bfloat16 on a CPU
+    without it, so ``auto`` does not time it as a bfloat16 candidate there."""
     if backend != "auto":
         names = [backend]
     elif device.type != "cpu" or compiled:
         names = ["torch"]
     else:
         names = ["torch", "onnxruntime"] + (["openvino"] if available("openvino") else [])
-    return [candidate(n, p) for p in precisions for n in names if not (p == "bf16" and n == "onnxruntime")]
+    no_bf16 = {"onnxruntime"} | ({"openvino"} if backend == "auto" and not native_bf16(device) else set())
+    return [candidate(n, p) for p in precisions for n in names if not (p == "bf16" and n in no_bf16)]
 
 
 def candidate(name: str, precision: str) -> str:

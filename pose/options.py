@@ -298,8 +298,8 @@ def add_precision(p: argparse.ArgumentParser) -> None:
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="network precision: auto (bfloat16 joins the calibration where the CPU or GPU has it natively; "
-        "default), f32 or bf16",
+        help="network precision: auto (default: float32, and bfloat16 beside it where the CPU or GPU has it "
+        "natively once the accuracy evidence allows it, README 'Precision'), f32 or bf16",
     )
     p.add_argument("--bf16", dest="precision", action="store_const", const="bf16", help="same as --precision bf16")
 

@@ -26,8 +26,9 @@ PRECISIONS = ("auto", "f32", "bf16")
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 #: Whether the accuracy evidence lets ``auto`` choose bfloat16 where it is native (README,
-#: "Precision": every measured loss at most 0.5 points).
-BF16_IN_AUTO = True
+#: "Precision": every measured loss at most 0.5 points). Not yet: the demo model lost 0.7 MOTA on
+#: one row of the synthetic set in bfloat16; PP-TinyPose lost nothing, but only in emulation.
+BF16_IN_AUTO = False
 
 
 @functools.cache

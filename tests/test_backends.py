@@ -168,6 +168,17 @@ def test_auto_does_without_a_backend_that_fails_on_this_model(
 def test_auto_with_bf16_never_picks_onnxruntime(model: torch.nn.Module, weights: Path) -> None:
     names = backends.candidates(torch.device("cpu"), ["bf16"], compiled=False)
     assert "onnxruntime bf16" not in names and "torch bf16" in names
+
+
+def test_auto_bf16_leaves_out_openvino_where_it_would_run_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for bf16 on a CPU without it, OpenVINO would run float32 (and win the timing)."""
+    if not backends.available("openvino"):
+        pytest.skip("openvino is not installed")
+    fake_cpu(monkeypatch)
+    assert backends.candidates(torch.device("cpu"), ["bf16"], compiled=False) == ["torch bf16"]
+    assert backends.candidates(torch.device("cpu"), ["bf16"], False, "openvino") == ["openvino bf16"]  # by name
+    fake_cpu(monkeypatch, "amx_bf16")
+    assert backends.candidates(torch.device("cpu"), ["bf16"], compiled=False) == ["torch bf16", "openvino bf16"]
     assert backends.candidates(torch.device("cpu"), ["f32"], compiled=True) == ["torch"]
     assert backends.candidates(torch.device("cuda"), ["f32", "bf16"], compiled=False) == ["torch", "torch bf16"]
     assert backends.candidates(torch.device("cpu"), ["f32", "bf16"], False, "onnxruntime") == ["onnxruntime"]
@@ -206,7 +217,8 @@ def test_auto_never_times_bf16_without_native_support(
     fake_cpu(monkeypatch, "avx512f")
     est = PoseEstimator(model, SIZE, backend="auto", precision="auto", weights=weights)
     assert est.precision == "f32" and not any("bf16" in name for name in est.choice.timings)
-    fake_cpu(monkeypatch, "avx512f", "avx512_bf16")  # as if native: bf16 is timed, in its own calibration
+    fake_cpu(monkeypatch, "avx512f", "avx512_bf16")  # as if native and allowed: bf16 is timed, in its own calibration
+    monkeypatch.setattr(precision, "BF16_IN_AUTO", True)
     est = PoseEstimator(model, SIZE, backend="torch", precision="auto", weights=weights)
     assert set(est.choice.timings) == {"torch", "torch bf16"}
     assert est.precision == ("bf16" if est.choice.name == "torch bf16" else "f32")
