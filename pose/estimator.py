@@ -261,7 +261,8 @@ class PoseEstimator:
             key = backends.calibration_key(arch, size, self._wanted(), names)
             chosen, choice = backends.choose_backend(names, build, key, size)
         dtype = backends.split_candidate(choice.name)[1]
-        self.model = prepared.get(dtype) or prepared.get(torch.float32)
+        # not `or`: a compiled module has no truth value
+        self.model = prepared[dtype] if dtype in prepared else prepared.get(torch.float32)
         return chosen, choice
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -195,6 +195,10 @@ def track(
                 yield held.popleft()
         while held:
             yield held.popleft()
+    except Exception:  # what was tracked before the failure comes out first, then the error
+        while held:
+            yield held.popleft()
+        raise
     finally:
         prepared.close()  # stops the threads at once when anything here fails
         timer.wall += time.perf_counter() - start
