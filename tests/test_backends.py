@@ -168,6 +168,9 @@ def test_auto_does_without_a_backend_that_fails_on_this_model(
 def test_auto_with_bf16_never_picks_onnxruntime(model: torch.nn.Module, weights: Path) -> None:
     names = backends.candidates(torch.device("cpu"), ["bf16"], compiled=False)
     assert "onnxruntime bf16" not in names and "torch bf16" in names
+    assert backends.candidates(torch.device("cpu"), ["f32"], compiled=True) == ["torch"]
+    assert backends.candidates(torch.device("cuda"), ["f32", "bf16"], compiled=False) == ["torch", "torch bf16"]
+    assert backends.candidates(torch.device("cpu"), ["f32", "bf16"], False, "onnxruntime") == ["onnxruntime"]
 
 
 def test_auto_bf16_leaves_out_openvino_where_it_would_run_float32(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,9 +182,6 @@ def test_auto_bf16_leaves_out_openvino_where_it_would_run_float32(monkeypatch: p
     assert backends.candidates(torch.device("cpu"), ["bf16"], False, "openvino") == ["openvino bf16"]  # by name
     fake_cpu(monkeypatch, "amx_bf16")
     assert backends.candidates(torch.device("cpu"), ["bf16"], compiled=False) == ["torch bf16", "openvino bf16"]
-    assert backends.candidates(torch.device("cpu"), ["f32"], compiled=True) == ["torch"]
-    assert backends.candidates(torch.device("cuda"), ["f32", "bf16"], compiled=False) == ["torch", "torch bf16"]
-    assert backends.candidates(torch.device("cpu"), ["f32", "bf16"], False, "onnxruntime") == ["onnxruntime"]
 
 
 def fake_cpu(monkeypatch: pytest.MonkeyPatch, *flags: str) -> None:
