@@ -38,7 +38,7 @@ from torch import nn
 
 from pose.errors import HrtrackError, first_line, third_party_quiet
 from pose.files import atomic_path, atomic_write_json, file_sha256, hrtrack_home, writable_home
-from pose.precision import native_bf16
+from pose.precision import cpuinfo, native_bf16
 from pose.specs import BACKEND_CHOICES
 from pose.specs import BACKENDS as BACKENDS  # the names and their checks live in pose.specs (no torch)
 from pose.specs import backend_installed as available
@@ -263,11 +263,7 @@ class Choice:
 
 def cpu_model() -> str:
     """The CPU's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def calibration_key(arch: str, input_size: tuple[int, int], precision: str, names: list[str]) -> str:

@@ -32,13 +32,18 @@ BF16_IN_AUTO = False
 
 
 @functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty where that cannot be read)."""
+def cpuinfo(field: str) -> str | None:
+    """The first ``field`` of Linux ``/proc/cpuinfo`` (``model name``, ``flags``), or None."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+            if line.split(":", 1)[0].strip() == field:
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty where that cannot be read)."""
+    return frozenset((cpuinfo("flags") or "").split())
 
 
 def native_bf16(device: object = "cpu") -> bool:

@@ -370,6 +370,7 @@ class FlowTracker:
     def skip(self) -> None:
         """A frame without poses to associate (it could not be decoded): the tracks age by one frame."""
         self.frame += 1
+        self._relabels = {}
         self._expire()
 
     def update(self, poses: Poses, image: np.ndarray | None = None) -> Poses:

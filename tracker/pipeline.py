@@ -173,24 +173,23 @@ def track(
             timer.frames += 1
             if dets is None:  # undecodable: no people, the tracks age
                 tracker.skip()
-                held.append((frame, FrameResult.empty(frame, layout, decoded=False)))
-                while len(held) > tracker.relabel_frames:
-                    yield held.popleft()
-                continue
-            tracker.advance(field_)
-            propagated = tracker.propagate() if config.propagate else Poses()
-            boxes, n_prop = unify_boxes(dets, propagated, config.box_nms)
-            t = timer.add("propagate+nms", t)
+                result = FrameResult.empty(frame, layout, decoded=False)
+            else:
+                tracker.advance(field_)
+                propagated = tracker.propagate() if config.propagate else Poses()
+                boxes, n_prop = unify_boxes(dets, propagated, config.box_nms)
+                t = timer.add("propagate+nms", t)
 
-            poses = estimator(frame.image, boxes)
-            if config.pose_nms is not None:
-                poses = poses.nms(config.pose_nms)
-            t = timer.add("pose", t)
+                poses = estimator(frame.image, boxes)
+                if config.pose_nms is not None:
+                    poses = poses.nms(config.pose_nms)
+                t = timer.add("pose", t)
 
-            tracked = tracker.update(poses, frame.image)
-            held.append((frame, FrameResult(frame.index, frame.name, frame.image_id, tracked, True, len(dets), n_prop)))
-            relabel([result for _, result in held], tracker.relabels())
-            timer.add("associate", t)
+                tracked = tracker.update(poses, frame.image)
+                result = FrameResult(frame.index, frame.name, frame.image_id, tracked, True, len(dets), n_prop)
+                timer.add("associate", t)
+            held.append((frame, result))
+            relabel([r for _, r in held], tracker.relabels())
             while len(held) > tracker.relabel_frames:
                 yield held.popleft()
         while held:
